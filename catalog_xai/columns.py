@@ -1,0 +1,258 @@
+"""Every column name, type, unit and description of catalog_xai, in one place.
+
+The Galaxy Zoo 2 decision tree (method.md §1, the Kaggle "Galaxy Challenge"
+targets) is written once as ``GZ2_TREE``; the 37 output columns, their spread
+columns, the label columns a training survey carries and the ``schemas/`` JSON
+files are all derived from it.  Run ``python -m catalog_xai.columns`` to rewrite
+``schemas/`` after a change; a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Question:
+    """One Galaxy Zoo 2 question: snake-case name, Kaggle number, answers, parent answer."""
+
+    name: str
+    number: int
+    answers: tuple[str, ...]
+    parent: str | None  # Kaggle id of the answer that leads here ("1.2"), None for the root
+
+
+GZ2_TREE: tuple[Question, ...] = (
+    Question("smooth_or_featured", 1, ("smooth", "features_or_disk", "star_or_artifact"), None),
+    Question("edge_on", 2, ("yes", "no"), "1.2"),
+    Question("bar", 3, ("yes", "no"), "2.2"),
+    Question("spiral_arms", 4, ("yes", "no"), "2.2"),
+    Question("bulge_prominence", 5, ("none", "noticeable", "obvious", "dominant"), "2.2"),
+    Question("anything_odd", 6, ("yes", "no"), None),
+    Question("how_rounded", 7, ("completely", "in_between", "cigar_shaped"), "1.1"),
+    Question(
+        "odd_feature",
+        8,
+        ("ring", "lens_or_arc", "disturbed", "irregular", "other", "merger", "dust_lane"),
+        "6.1",
+    ),
+    Question("bulge_shape", 9, ("rounded", "boxy", "none"), "2.1"),
+    Question("arm_winding", 10, ("tight", "medium", "loose"), "4.1"),
+    Question("arm_count", 11, ("1", "2", "3", "4", "more_than_4", "cant_tell"), "4.1"),
+)
+
+#: The 37 answers in Kaggle order: (kaggle id "3.1", snake name "bar_yes").
+GZ2_ANSWERS: tuple[tuple[str, str], ...] = tuple(
+    (f"{q.number}.{i + 1}", f"{q.name}_{a}") for q in GZ2_TREE for i, a in enumerate(q.answers)
+)
+N_OUTPUTS = len(GZ2_ANSWERS)  # 37
+KAGGLE_IDS: tuple[str, ...] = tuple(k for k, _ in GZ2_ANSWERS)
+ANSWER_NAMES: tuple[str, ...] = tuple(n for _, n in GZ2_ANSWERS)
+BAR_YES_INDEX = KAGGLE_IDS.index("3.1")  # the SmoothGrad target (method.md §3)
+
+FRACTION_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction" for n in ANSWER_NAMES)
+SPREAD_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction_std" for n in ANSWER_NAMES)
+#: Volunteer vote fractions in a training survey (cumulative, as the Kaggle targets).
+LABEL_COLUMNS: tuple[str, ...] = tuple(f"vote_{n}_fraction" for n in ANSWER_NAMES)
+
+
+def question_slices() -> dict[str, slice]:
+    """Index range of each question's answers in the 37-vector."""
+    out, start = {}, 0
+    for q in GZ2_TREE:
+        out[q.name] = slice(start, start + len(q.answers))
+        start += len(q.answers)
+    return out
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    unit: str
+    description: str
+    required: bool = True
+
+
+# ---------------------------------------------------------------- input contract
+OBJID = "objid"
+IMAGE = "image"
+REDSHIFT = "redshift"
+PIXEL_SCALE = "pixel_scale_arcsec"
+PETRO_R90 = "petroR90_r"
+GZ2_PIXEL_SCALE_PER_PETRO = 0.02  # GZ2 cutouts: 0.02 × petroR90_r arcsec per pixel
+
+INPUT_COLUMNS: tuple[Column, ...] = (
+    Column(OBJID, pa.int64(), "", "Unique object identifier; carried to the output unchanged."),
+    Column(IMAGE, pa.binary(), "", "Encoded JPEG or PNG cutout, RGB, square, any size (GZ2: 424x424)."),
+    Column(REDSHIFT, pa.float64(), "", "Redshift; needed for lengths in kpc."),
+    Column(
+        PIXEL_SCALE,
+        pa.float64(),
+        "arcsec / pix",
+        "Pixel scale of the cutout. Either this or petroR90_r is required.",
+        required=False,
+    ),
+    Column(
+        PETRO_R90,
+        pa.float64(),
+        "arcsec",
+        "SDSS r-band Petrosian R90; with no pixel_scale_arcsec the GZ2 convention "
+        "0.02 * petroR90_r arcsec/pix applies.",
+        required=False,
+    ),
+)
+REQUIRED_INPUT = tuple(c.name for c in INPUT_COLUMNS if c.required)
+SCALE_ALTERNATIVES = (PIXEL_SCALE, PETRO_R90)  # at least one must be present
+#: Input columns not copied to the catalogue (the images stay in the survey, linked by objid).
+NOT_PASSED_THROUGH = (IMAGE,)
+
+# --------------------------------------------------------------- output contract
+BAR_LENGTH_PIX = "bar_length_pix"
+BAR_LENGTH_ARCSEC = "bar_length_arcsec"
+BAR_LENGTH_KPC = "bar_length_kpc"
+BAR_LENGTH_KPC_H = "bar_length_kpc_h"
+BAR_THRESHOLD = "bar_saliency_threshold"
+STATUS = "status"
+STATUS_OK = "ok"
+
+_Q_DESC = {q.name: q for q in GZ2_TREE}
+
+
+def _fraction_columns() -> list[Column]:
+    cols = []
+    for (kid, name), frac, spread in zip(GZ2_ANSWERS, FRACTION_COLUMNS, SPREAD_COLUMNS):
+        cols.append(
+            Column(
+                frac,
+                pa.float32(),
+                "",
+                f"GZ2 Class{kid} ({name}): ensemble-mean predicted cumulative vote fraction.",
+            )
+        )
+        cols.append(
+            Column(spread, pa.float32(), "", f"Standard deviation of Class{kid} over the ensemble members.")
+        )
+    return cols
+
+
+OUTPUT_COLUMNS: tuple[Column, ...] = (
+    Column(OBJID, pa.int64(), "", "Object identifier from the input shard."),
+    *_fraction_columns(),
+    Column(
+        BAR_LENGTH_PIX,
+        pa.float32(),
+        "pix",
+        "Bar length from the SmoothGrad map (Bhambra et al. 2022, Algorithm 1), in pixels of the "
+        "original input image.",
+    ),
+    Column(BAR_LENGTH_ARCSEC, pa.float32(), "arcsec", "Bar length on the sky."),
+    Column(
+        BAR_LENGTH_KPC,
+        pa.float32(),
+        "kpc",
+        "Physical (proper) bar length from the redshift and the job's cosmology (default Planck18).",
+    ),
+    Column(
+        BAR_LENGTH_KPC_H,
+        pa.float32(),
+        "kpc / h",
+        "Bar length in h^-1 kpc (H0 = 100 h km/s/Mpc), as Hoyle et al. 2011; only with --kpc-h.",
+        required=False,
+    ),
+    Column(
+        BAR_THRESHOLD,
+        pa.float32(),
+        "",
+        "Saliency threshold T at which Algorithm 1 stopped (map normalised to [0, 1]).",
+    ),
+    Column(STATUS, pa.string(), "", "'ok', or short reasons ('; '-separated) why values are null."),
+)
+OUTPUT_BY_NAME = {c.name: c for c in OUTPUT_COLUMNS}
+
+
+def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False) -> pa.Schema:
+    """Arrow schema of a catalogue shard: objid, pass-through input columns, then results."""
+    fields = [pa.field(OBJID, pa.int64())]
+    if passthrough is not None:
+        fields += [f for f in passthrough if f.name != OBJID and f.name not in NOT_PASSED_THROUGH]
+    for c in OUTPUT_COLUMNS[1:]:
+        if c.name == BAR_LENGTH_KPC_H and not kpc_h:
+            continue
+        fields.append(
+            pa.field(c.name, c.type, metadata={"unit": c.unit, "description": c.description})
+        )
+    return pa.schema(fields)
+
+
+def result_column_names(*, kpc_h: bool = False) -> list[str]:
+    """Names of the columns catalog_xai computes (not the pass-through ones)."""
+    return [f.name for f in output_schema(kpc_h=kpc_h)][1:]
+
+
+# ------------------------------------------------------------------ schemas/ files
+def _as_json(cols: tuple[Column, ...]) -> list[dict]:
+    return [
+        {
+            "name": c.name,
+            "type": str(c.type),
+            "unit": c.unit,
+            "required": c.required,
+            "description": c.description,
+        }
+        for c in cols
+    ]
+
+
+def schema_documents() -> dict[str, dict]:
+    """The contents of ``schemas/*.json``, derived from this module."""
+    return {
+        "input.json": {
+            "title": "catalog_xai input shard (Parquet)",
+            "notes": [
+                "A survey is a set of Parquet files under one prefix.",
+                "Either pixel_scale_arcsec or petroR90_r must be present.",
+                "Every other column passes through to the catalogue unchanged (except image).",
+            ],
+            "columns": _as_json(INPUT_COLUMNS),
+        },
+        "output.json": {
+            "title": "catalog_xai value-added catalogue shard (Parquet)",
+            "notes": [
+                "One row per input row, same objid, in the same order; nothing is dropped.",
+                "Pass-through input columns follow objid.",
+                "A null value always comes with a status other than 'ok' saying why.",
+            ],
+            "columns": _as_json(OUTPUT_COLUMNS),
+        },
+        "gz2_tree.json": {
+            "title": "Galaxy Zoo 2 decision tree (Kaggle Galaxy Challenge order)",
+            "questions": [
+                {
+                    "name": q.name,
+                    "number": q.number,
+                    "parent_answer": q.parent,
+                    "answers": [
+                        {"kaggle": f"Class{q.number}.{i + 1}", "column": f"{q.name}_{a}_fraction"}
+                        for i, a in enumerate(q.answers)
+                    ],
+                }
+                for q in GZ2_TREE
+            ],
+        },
+    }
+
+
+def write_schemas(directory: str | Path) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, doc in schema_documents().items():
+        (directory / name).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write_schemas(Path(__file__).resolve().parent.parent / "schemas")

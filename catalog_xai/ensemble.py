@@ -1,0 +1,55 @@
+"""A trained CNN ensemble: the models plus the one framing they all share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .models import GalaxyNet, ModelSpec
+
+
+@dataclass
+class Ensemble:
+    """Models that see the same framing (input size and crop) and give 37 logits each."""
+
+    models: list[GalaxyNet]
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.models:
+            raise ValueError("an ensemble needs at least one model")
+        geo = {(m.spec.input_size, m.spec.crop_fraction) for m in self.models}
+        if len(geo) != 1:
+            raise ValueError(
+                f"ensemble members must share input size and crop to average their maps; got {sorted(geo)}"
+            )
+        for m in self.models:
+            m.eval()
+            m.requires_grad_(False)  # SmoothGrad needs input gradients only
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.models[0].spec
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.models[0].parameters()).device
+
+    def to(self, device, memory_format=torch.channels_last) -> "Ensemble":
+        for m in self.models:
+            m.to(device=device, memory_format=memory_format)
+        return self
+
+    @torch.inference_mode()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in [0, 1] -> (M, B, 37) vote fractions (sigmoid of the logits)."""
+        return torch.stack([torch.sigmoid(m(x).float()) for m in self.models])
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    @property
+    def members(self) -> list[nn.Module]:
+        return list(self.models)

@@ -1,0 +1,257 @@
+"""CNN architectures by name, each carrying how it must be fed (timm-style registry).
+
+The paper's three (VGG16, ResNet50v2, Xception; Bhambra et al. 2022 §4.2) are written
+out here in plain torch, layer for layer after their Keras definitions, so that no
+torchvision/timm import (which does not load beside the CPU torch wheel) and no weight
+download is needed; ``tests/test_models.py`` checks their parameter counts against
+Keras.  The ``small_*`` models are the same three design ideas (plain stacks, pre-
+activation residuals, depthwise-separable convolutions) at a size a laptop CPU can run
+SmoothGrad with.
+
+Every model maps images in [0, 1] (N, 3, H, W) to 37 *logits*; the vote fractions are
+their sigmoid, and SmoothGrad differentiates the logit of Class3.1 (method.md §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import columns as C
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build and feed one architecture (stored in the checkpoint manifest)."""
+
+    architecture: str
+    input_size: int
+    crop_fraction: float  # central fraction of the cutout the model sees (1.0 = whole image)
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    num_outputs: int = C.N_OUTPUTS
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelSpec":
+        d = dict(d)
+        d["mean"], d["std"] = tuple(d["mean"]), tuple(d["std"])
+        return cls(**d)
+
+
+class GalaxyNet(nn.Module):
+    """Normalisation + backbone + linear head; input in [0, 1], output 37 logits."""
+
+    def __init__(self, backbone: nn.Module, features: int, spec: ModelSpec, dropout: float = 0.0):
+        super().__init__()
+        self.spec = spec
+        self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+        self.backbone = backbone
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(features, spec.num_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.backbone((x - self.mean) / self.std)))
+
+
+_REGISTRY: dict[str, tuple[Callable[[], tuple[nn.Module, int, float]], int, float]] = {}
+
+
+def register(name: str, input_size: int, crop_fraction: float):
+    def deco(fn):
+        _REGISTRY[name] = (fn, input_size, crop_fraction)
+        return fn
+
+    return deco
+
+
+def available_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def default_spec(name: str, **overrides) -> ModelSpec:
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown architecture {name!r}; available: {available_models()}")
+    _, size, crop = _REGISTRY[name]
+    return ModelSpec(**{"architecture": name, "input_size": size, "crop_fraction": crop, **overrides})
+
+
+def create_model(spec: ModelSpec | str) -> GalaxyNet:
+    """Build an untrained model from a spec or an architecture name."""
+    if isinstance(spec, str):
+        spec = default_spec(spec)
+    if spec.architecture not in _REGISTRY:
+        raise ValueError(f"Unknown architecture {spec.architecture!r}; available: {available_models()}")
+    builder = _REGISTRY[spec.architecture][0]
+    backbone, features, dropout = builder()
+    return GalaxyNet(backbone, features, spec, dropout)
+
+
+# ------------------------------------------------------------------- building blocks
+def conv_bn_relu(cin, cout, k=3, stride=1, padding=None):
+    padding = k // 2 if padding is None else padding
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class SeparableConv(nn.Sequential):
+    """Keras SeparableConv2D (depthwise then pointwise, no biases)."""
+
+    def __init__(self, cin, cout):
+        super().__init__(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False)
+        )
+
+
+class PreActBottleneck(nn.Module):
+    """Keras ResNetV2 ``block2``: BN-ReLU first; the stride sits on the 3x3 conv."""
+
+    def __init__(self, cin, filters, stride=1, conv_shortcut=False):
+        super().__init__()
+        self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
+        if conv_shortcut:
+            self.shortcut = nn.Conv2d(cin, 4 * filters, 1, stride)
+        else:
+            self.shortcut = nn.MaxPool2d(1, stride) if stride > 1 else nn.Identity()
+        self.conv_shortcut = conv_shortcut
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, filters, 1, bias=False), nn.BatchNorm2d(filters), nn.ReLU(),
+            nn.Conv2d(filters, filters, 3, stride, 1, bias=False), nn.BatchNorm2d(filters), nn.ReLU(),
+            nn.Conv2d(filters, 4 * filters, 1),
+        )
+
+    def forward(self, x):
+        pre = self.preact(x)
+        return self.shortcut(pre if self.conv_shortcut else x) + self.body(pre)
+
+
+class PreActBasic(nn.Module):
+    """Two 3x3 convolutions with pre-activation (small ResNetV2 block)."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
+        self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False) if (stride > 1 or cin != cout) else None
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+        )
+
+    def forward(self, x):
+        pre = self.preact(x)
+        return (x if self.shortcut is None else self.shortcut(pre)) + self.body(pre)
+
+
+class XceptionBlock(nn.Module):
+    """ReLU-SepConv-BN x reps (+ max pool), with a 1x1 strided residual (Keras Xception)."""
+
+    def __init__(self, cin, cout, reps, *, first_relu=True, pool=True, grow_first=True):
+        super().__init__()
+        layers, c = [], cin
+        for i in range(reps):
+            out = cout if (grow_first and i == 0) or (not grow_first and i == reps - 1) else c
+            if i > 0 or first_relu:
+                layers.append(nn.ReLU())
+            layers += [SeparableConv(c, out), nn.BatchNorm2d(out)]
+            c = out
+        if pool:
+            layers.append(nn.MaxPool2d(3, 2, 1))
+        self.body = nn.Sequential(*layers)
+        if pool:
+            self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, 2, bias=False), nn.BatchNorm2d(cout))
+        else:
+            self.skip = nn.Identity()
+
+    def forward(self, x):
+        return self.skip(x) + self.body(x)
+
+
+def _gap():
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+# ------------------------------------------------------------------ the paper's three
+@register("vgg16", 224, 1.0)
+def _vgg16():
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    layers, c = [], 3
+    for v in cfg:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
+            c = v
+    top = [nn.AdaptiveAvgPool2d(7), nn.Flatten(), nn.Linear(512 * 49, 4096), nn.ReLU(inplace=True),
+           nn.Linear(4096, 4096), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, *top), 4096, 0.0
+
+
+@register("resnet50v2", 224, 1.0)
+def _resnet50v2():
+    layers = [nn.Conv2d(3, 64, 7, 2, 3), nn.MaxPool2d(3, 2, 1)]
+    c = 64
+    for filters, blocks, stride in ((64, 3, 2), (128, 4, 2), (256, 6, 2), (512, 3, 1)):
+        layers.append(PreActBottleneck(c, filters, conv_shortcut=True))
+        c = 4 * filters
+        layers += [PreActBottleneck(c, filters) for _ in range(blocks - 2)]
+        layers.append(PreActBottleneck(c, filters, stride=stride))
+    layers += [nn.BatchNorm2d(c), nn.ReLU(), _gap()]
+    return nn.Sequential(*layers), 2048, 0.0
+
+
+@register("xception", 224, 1.0)
+def _xception():
+    layers = [conv_bn_relu(3, 32, 3, 2, 0), conv_bn_relu(32, 64, 3, 1, 0),
+              XceptionBlock(64, 128, 2, first_relu=False), XceptionBlock(128, 256, 2),
+              XceptionBlock(256, 728, 2)]
+    layers += [XceptionBlock(728, 728, 3, pool=False) for _ in range(8)]
+    layers += [XceptionBlock(728, 1024, 2, grow_first=False),
+               SeparableConv(1024, 1536), nn.BatchNorm2d(1536), nn.ReLU(),
+               SeparableConv(1536, 2048), nn.BatchNorm2d(2048), nn.ReLU(), _gap()]
+    return nn.Sequential(*layers), 2048, 0.0
+
+
+# ---------------------------------------------------------- small ones for the CPU
+# 112x112 crops of the central half of a 424-px GZ2 cutout: 1.89 original pixels per
+# map pixel, the same scale as the paper's 424 -> 224, so Tc/Tl keep their meaning.
+@register("small_vgg", 112, 0.5)
+def _small_vgg():
+    body = nn.Sequential(
+        conv_bn_relu(3, 16, 3, 2), conv_bn_relu(16, 24, 3, 2),  # 28x28
+        conv_bn_relu(24, 32), nn.MaxPool2d(2),  # 14x14
+        conv_bn_relu(32, 64), nn.MaxPool2d(2),  # 7x7
+        conv_bn_relu(64, 96), _gap(),
+    )
+    return body, 96, 0.2
+
+
+@register("small_resnet", 112, 0.5)
+def _small_resnet():
+    body = nn.Sequential(
+        nn.Conv2d(3, 16, 5, 2, 2, bias=False),  # 56
+        PreActBasic(16, 24, 2),  # 28
+        PreActBasic(24, 48, 2),  # 14
+        PreActBasic(48, 80, 2),  # 7
+        nn.BatchNorm2d(80), nn.ReLU(), _gap(),
+    )
+    return body, 80, 0.2
+
+
+@register("small_xception", 112, 0.5)
+def _small_xception():
+    body = nn.Sequential(
+        conv_bn_relu(3, 16, 3, 2), conv_bn_relu(16, 24, 3, 2),  # 28
+        XceptionBlock(24, 64, 2, first_relu=False),  # 14
+        XceptionBlock(64, 128, 2),  # 7
+        XceptionBlock(128, 128, 2, pool=False),
+        SeparableConv(128, 160), nn.BatchNorm2d(160), nn.ReLU(), _gap(),
+    )
+    return body, 160, 0.2

@@ -1,0 +1,110 @@
+"""SmoothGrad saliency as Bhambra et al. (2022) compute it (method.md §3).
+
+For each image x in [0, 1]: N noisy copies x + eps, eps ~ Normal(0, sigma^2) with
+sigma = S_noise * (max(x) - min(x)) of that image; |d score / d input| of the target
+logit, averaged over the copies; max over channels; min-max normalised per map.
+Optionally (X_input) multiplied by the greyscale image and normalised again.
+
+The noisy copies of several galaxies go through each model together, in chunks of at
+most ``chunk_size`` images; the noise is drawn on the model's device from a generator
+seeded per galaxy, so a galaxy's map does not depend on which batch it came in.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import columns as C
+from .preprocess import greyscale
+
+
+def galaxy_seeds(objids: Sequence[int], seed: int) -> list[int]:
+    """One reproducible 63-bit noise seed per galaxy from the job seed and its objid."""
+    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF])
+    base = int(ss.generate_state(1, np.uint64)[0])
+    return [int((base ^ (int(o) * 0x9E3779B97F4A7C15)) & 0x7FFFFFFFFFFFFFFF) for o in objids]
+
+
+def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
+    """Min-max normalise each (..., H, W) map to [0, 1]; a flat map becomes all zeros."""
+    lo = maps.amin(dim=(-2, -1), keepdim=True)
+    hi = maps.amax(dim=(-2, -1), keepdim=True)
+    span = hi - lo
+    return torch.where(span > 0, (maps - lo) / torch.where(span > 0, span, 1), torch.zeros_like(maps))
+
+
+def smoothgrad(
+    models: Sequence[nn.Module],
+    x: torch.Tensor,
+    *,
+    n_samples: int = 256,
+    noise_level: float = 0.1,
+    multiply_by_input: bool = False,
+    target: int = C.BAR_YES_INDEX,
+    seeds: Sequence[int] | None = None,
+    chunk_size: int = 256,
+    autocast_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """Per-model SmoothGrad maps.
+
+    Parameters
+    ----------
+    models : modules mapping (B, 3, H, W) in [0, 1] to logits; parameters frozen.
+    x : (B, 3, H, W) images in [0, 1], on the models' device.
+    n_samples : N, noisy copies per image (paper: 256).
+    noise_level : S_noise, noise sigma as a fraction of each image's value range.
+    multiply_by_input : X_input, multiply by the greyscale image.
+    target : index of the logit to explain (Class3.1, bar yes).
+    seeds : one noise seed per image (see ``galaxy_seeds``); default 0, 1, 2, ...
+    chunk_size : images per forward/backward pass (the memory budget).
+    autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
+
+    Returns
+    -------
+    (M, B, H, W) float32 maps in [0, 1].
+    """
+    if x.ndim != 4:
+        raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be >= 1, got {n_samples}")
+    if not noise_level >= 0:
+        raise ValueError(f"noise_level must be >= 0, got {noise_level}")
+    b, ch, h, w = x.shape
+    device = x.device
+    seeds = list(range(b)) if seeds is None else list(seeds)
+    if len(seeds) != b:
+        raise ValueError(f"need one seed per image: {len(seeds)} seeds for {b} images")
+    x = x.float()
+    sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
+    sums = torch.zeros(len(models), b, ch, h, w, device=device)
+    per_chunk = max(1, chunk_size // n_samples)  # whole galaxies per chunk when N fits
+    for g0 in range(0, b, per_chunk):
+        gal = range(g0, min(b, g0 + per_chunk))
+        noisy = []
+        for i in gal:
+            gen = torch.Generator(device=device).manual_seed(seeds[i])
+            eps = torch.randn((n_samples, ch, h, w), generator=gen, device=device)
+            noisy.append(x[i] + eps * sigma[i])
+        noisy = torch.cat(noisy).contiguous(memory_format=torch.channels_last)
+        owner = torch.arange(g0, gal.stop, device=device).repeat_interleave(n_samples)
+        for s0 in range(0, noisy.shape[0], chunk_size):
+            part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
+            idx = owner[s0 : s0 + chunk_size]
+            for m, model in enumerate(models):
+                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+                    score = model(part)[:, target].float().sum()
+                (grad,) = torch.autograd.grad(score, part)
+                sums[m].index_add_(0, idx, grad.float().abs())
+    maps = normalise_maps((sums / n_samples).amax(dim=2))
+    if multiply_by_input:
+        maps = normalise_maps(maps * greyscale(x)[None])
+    return maps
+
+
+def ensemble_mean_map(maps: torch.Tensor) -> torch.Tensor:
+    """Method (iv): the elementwise mean of the members' normalised maps, (M, B, H, W) -> (B, H, W)."""
+    return maps.mean(dim=0)

@@ -1,0 +1,53 @@
+"""Lengths from saliency-map pixels to original pixels, arcsec and kpc (method.md §5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import columns as C
+
+DEFAULT_COSMOLOGY = "Planck18"
+
+
+def get_cosmology(name: str = DEFAULT_COSMOLOGY):
+    """An astropy cosmology by its registered name (Planck18, WMAP9, ...)."""
+    from astropy import cosmology
+
+    try:
+        return getattr(cosmology.realizations, name)
+    except AttributeError:
+        known = sorted(cosmology.realizations.available)
+        raise ValueError(f"Unknown cosmology {name!r}; astropy knows {known}") from None
+
+
+def kpc_per_arcsec(redshift, cosmology=None) -> np.ndarray:
+    """Proper kpc per arcsec at ``redshift`` (NaN where the redshift is not usable)."""
+    cosmo = get_cosmology() if cosmology is None else cosmology
+    z = np.asarray(redshift, dtype=np.float64)
+    good = np.isfinite(z) & (z > 0)
+    out = np.full(z.shape, np.nan)
+    if good.any():
+        out[good] = cosmo.kpc_proper_per_arcmin(z[good]).value / 60.0
+    return out
+
+
+def pixel_scale(pixel_scale_arcsec, petro_r90) -> np.ndarray:
+    """Arcsec per original pixel: the explicit scale, else the GZ2 0.02 x petroR90_r rule."""
+    explicit = np.asarray(pixel_scale_arcsec, dtype=np.float64)
+    from_petro = C.GZ2_PIXEL_SCALE_PER_PETRO * np.asarray(petro_r90, dtype=np.float64)
+    out = np.where(np.isfinite(explicit) & (explicit > 0), explicit, from_petro)
+    return np.where(np.isfinite(out) & (out > 0), out, np.nan)
+
+
+def map_to_original_pixels(length_map_pix, *, original_size, crop_fraction: float, map_size: int):
+    """Map pixels -> original-image pixels (the map covers the central crop of the image)."""
+    return np.asarray(length_map_pix) * (np.asarray(original_size) * crop_fraction / map_size)
+
+
+def physical_lengths(length_pix, scale_arcsec, redshift, cosmology=None):
+    """(arcsec, kpc, h^-1 kpc) from original-pixel lengths; NaN where an input is missing."""
+    cosmo = get_cosmology() if cosmology is None else cosmology
+    arcsec = np.asarray(length_pix, dtype=np.float64) * scale_arcsec
+    kpc = arcsec * kpc_per_arcsec(redshift, cosmo)
+    kpc_h = kpc * (cosmo.H0.value / 100.0)
+    return arcsec, kpc, kpc_h

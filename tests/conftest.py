@@ -1,0 +1,85 @@
+"""Shared fixtures: one local Ray per session, a real S3 endpoint (moto server) on 127.0.0.1."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+# Credentials for the local moto endpoint only; set before Ray starts so workers inherit them.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    ray.init(num_cpus=2, logging_level="WARNING", include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A real S3 API (moto in server mode) on 127.0.0.1, for the whole session."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise RuntimeError("moto server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture()
+def s3_bucket(s3_endpoint, request):
+    """A fresh bucket; returns (bucket URL, storage options)."""
+    import s3fs
+
+    opts = {"endpoint_url": s3_endpoint}
+    fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": s3_endpoint})
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-") + f"-{int(time.time() * 1000) % 100000}"
+    fs.mkdir(name)
+    return f"s3://{name}", opts
+
+
+@pytest.fixture(scope="session")
+def tiny_ensemble():
+    """Three small untrained CNNs of different architectures (fast, deterministic)."""
+    from catalog_xai.ensemble import Ensemble
+    from catalog_xai.models import create_model, default_spec
+
+    torch.manual_seed(0)
+    models = [create_model(default_spec(a, input_size=48)) for a in ("small_vgg", "small_resnet", "small_xception")]
+    return Ensemble(models, {"name": "tiny-test"})
+
+
+@pytest.fixture(scope="session")
+def synthetic_table():
+    """Eight synthetic galaxies as an input-contract Arrow table."""
+    from catalog_xai.datasets import synthetic_shard_table
+
+    return synthetic_shard_table(8, seed=3, first_objid=100)

@@ -1,0 +1,98 @@
+"""The survey job end to end: real local Ray, real S3 (moto server) through s3fs."""
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import s3fs
+from PIL import Image
+
+from catalog_xai import columns as C
+from catalog_xai import io as cio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
+import classify_survey  # noqa: E402
+
+
+def _put(fs, table, path):
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    fs.pipe(path, buf.getvalue())
+
+
+def _png(size):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((size, size, 3), 40, np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
+    return str(path)
+
+
+def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synthetic_table, tiny_checkpoint):
+    bucket, opts = s3_bucket
+    fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])
+    t = synthetic_table
+    _put(fs, t.slice(0, 3), f"{bucket}/survey/a/shard-0.parquet")
+    _put(fs, t.slice(3, 2), f"{bucket}/survey/shard-1.parquet")
+    bad = t.slice(5, 3).to_pydict()
+    bad[C.IMAGE][0] = b"not a jpeg at all"
+    bad[C.REDSHIFT][1] = None
+    bad[C.IMAGE][2] = _png(100)  # wrong size for GZ2, still square
+    _put(fs, pa.table(bad, schema=t.schema), f"{bucket}/survey/shard-2.parquet")
+    _put(fs, t.slice(0, 2).drop_columns([C.IMAGE]), f"{bucket}/survey/shard-3.parquet")
+
+    rc = classify_survey.main([
+        "--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", "--checkpoint", tiny_checkpoint,
+        "--storage-options", json.dumps(opts), "--n-samples", "4", "--tl", "5", "--batch-size", "2",
+        "--max-actors", "2",
+    ])
+    assert rc == 1  # one shard failed; the others completed
+
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    failed = [r for r in summary["per_shard"] if r["error"]]
+    assert len(failed) == 1 and failed[0]["shard"].endswith("shard-3.parquet")
+    assert "required column 'image' is missing" in failed[0]["error"]
+    assert summary["galaxies"] == 8
+
+    outs = sorted(fs.find(f"{bucket}/vac/"))
+    assert [o.split("/vac/")[1] for o in outs if o.endswith(".parquet")] == [
+        "a/shard-0.parquet", "shard-1.parquet", "shard-2.parquet"]
+    for name, rows in (("a/shard-0.parquet", t.slice(0, 3)), ("shard-1.parquet", t.slice(3, 2))):
+        out = pq.read_table(fs.open(f"{bucket}/vac/{name}", "rb"))
+        assert out.column(C.OBJID).to_pylist() == rows.column(C.OBJID).to_pylist()
+        assert out.column("true_bar_length_pix").to_pylist() == rows.column("true_bar_length_pix").to_pylist()
+        assert C.IMAGE not in out.column_names
+        assert set(out.column(C.STATUS).to_pylist()) == {"ok"}
+        assert out.schema.field(C.BAR_LENGTH_KPC).metadata[b"unit"] == b"kpc"
+    out = pq.read_table(fs.open(f"{bucket}/vac/shard-2.parquet", "rb")).to_pydict()
+    assert out[C.OBJID] == bad[C.OBJID]
+    assert out[C.STATUS][0] == "image could not be decoded" and out["bar_yes_fraction"][0] is None
+    assert out[C.STATUS][1] == "no redshift: kpc not computed" and out[C.BAR_LENGTH_KPC][1] is None
+    assert out[C.BAR_LENGTH_ARCSEC][1] is not None
+    assert out[C.STATUS][2] == "ok" and out[C.BAR_LENGTH_PIX][2] is not None
+
+
+def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rc = classify_survey.main(["--demo-galaxies", "4", "--n-samples", "8"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "runs/demo/vac" in out and "galaxies:        4" in out
+    table = pq.read_table(tmp_path / "runs/demo/vac")
+    assert table.num_rows == 4 and set(table.column(C.STATUS).to_pylist()) == {"ok"}
+    assert np.all(np.asarray(table.column(C.BAR_LENGTH_KPC)) > 0)
+
+
+def test_bad_parameters_exit_with_a_message(capsys):
+    assert classify_survey.main(["--tc", "2"]) == 2
+    assert "tc must be in" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from catalog_xai.preprocess import ImageError, decode_image, frame_image
+
+
+def _encode(arr, fmt="PNG", mode=None):
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def test_decodes_rgb_greyscale_and_rgba_to_rgb():
+    rgb = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    assert np.array_equal(decode_image(_encode(rgb)), rgb)
+    grey = decode_image(_encode(rgb[..., 0]))
+    assert grey.shape == (32, 32, 3) and np.array_equal(grey[..., 0], grey[..., 2])
+    rgba = np.dstack([rgb, np.full((32, 32), 128, np.uint8)])
+    assert np.array_equal(decode_image(_encode(rgba)), rgb)
+    assert decode_image(_encode(rgb, "JPEG")).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"definitely not an image", "could not be decoded"),
+        (None, "no image bytes"),
+        (b"", "no image bytes"),
+        (_encode(np.zeros((20, 30, 3), np.uint8)), "not square"),
+        (_encode(np.zeros((8, 8, 3), np.uint8)), "too small"),
+    ],
+)
+def test_bad_images_raise_with_reason(data, reason):
+    with pytest.raises(ImageError, match=reason):
+        decode_image(data)
+
+
+def test_truncated_jpeg_is_refused():
+    data = _encode(np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8), "JPEG")
+    with pytest.raises(ImageError, match="could not be decoded"):
+        decode_image(data[: len(data) // 2])
+
+
+def test_frame_crops_centre_and_resizes():
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[25:75, 25:75] = 255  # the central half is white
+    x = frame_image(img, input_size=20, crop_fraction=0.5)
+    assert x.shape == (3, 20, 20)
+    assert float(x.min()) == pytest.approx(1.0)
+    full = frame_image(img, input_size=20, crop_fraction=1.0)
+    assert float(full[:, 0, 0].max()) == 0.0 and float(full[:, 10, 10].min()) == pytest.approx(1.0)

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from catalog_xai import columns as C
+from catalog_xai.saliency import ensemble_mean_map, galaxy_seeds, smoothgrad
+
+
+class Linear37(nn.Module):
+    """Logits linear in the input: the input gradient is the weight, whatever the noise."""
+
+    def __init__(self, h, w, seed):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = nn.Parameter(torch.randn(C.N_OUTPUTS, 3, h, w, generator=g))
+
+    def forward(self, x):
+        return torch.einsum("bchw,kchw->bk", x, self.w)
+
+
+class Squares(nn.Module):
+    """Nonlinear: d/dx sum(w x^2) = 2 w x, so the map depends on the noise."""
+
+    def __init__(self, h, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.rand(C.N_OUTPUTS, 3, h, w))
+
+    def forward(self, x):
+        return torch.einsum("bchw,kchw->bk", x * x, self.w)
+
+
+def test_linear_model_map_is_normalised_abs_weight():
+    m = Linear37(8, 8, 0).requires_grad_(False)
+    x = torch.rand(3, 3, 8, 8)
+    maps = smoothgrad([m], x, n_samples=5, noise_level=0.2)
+    expect = m.w[C.BAR_YES_INDEX].abs().amax(0)
+    expect = (expect - expect.min()) / (expect.max() - expect.min())
+    assert maps.shape == (1, 3, 8, 8)
+    for b in range(3):
+        torch.testing.assert_close(maps[0, b], expect, atol=1e-5, rtol=1e-5)
+
+
+def test_noise_is_relative_to_each_image_range():
+    """Scaling an image and its noise together leaves a scale-free model's map unchanged."""
+    m = Squares(6, 6).requires_grad_(False)
+    x = torch.rand(1, 3, 6, 6)
+    seeds = [11]
+    a = smoothgrad([m], x, n_samples=64, noise_level=0.3, seeds=seeds)
+    b = smoothgrad([m], 10 * x, n_samples=64, noise_level=0.3, seeds=seeds)
+    torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    c = smoothgrad([m], x, n_samples=64, noise_level=0.0, seeds=seeds)
+    assert not torch.allclose(a, c, atol=1e-3)
+
+
+def test_batch_invariance_and_seeding():
+    m = Squares(6, 6).requires_grad_(False)
+    x = torch.rand(4, 3, 6, 6)
+    seeds = galaxy_seeds([10, 11, 12, 13], seed=5)
+    full = smoothgrad([m, m], x, n_samples=16, seeds=seeds, chunk_size=7)
+    alone = smoothgrad([m, m], x[2:3], n_samples=16, seeds=seeds[2:3], chunk_size=64)
+    torch.testing.assert_close(full[:, 2:3], alone, atol=1e-6, rtol=1e-5)
+    again = smoothgrad([m, m], x, n_samples=16, seeds=seeds, chunk_size=64)
+    torch.testing.assert_close(full, again, atol=1e-6, rtol=1e-5)
+    other = smoothgrad([m, m], x, n_samples=16, seeds=galaxy_seeds([10, 11, 12, 13], seed=6))
+    assert not torch.allclose(full, other)
+    assert galaxy_seeds([1, 2], 0) != galaxy_seeds([2, 1], 0)
+
+
+def test_x_input_and_ensemble_mean():
+    m = Linear37(8, 8, 1).requires_grad_(False)
+    x = torch.zeros(1, 3, 8, 8)
+    x[..., 4, :] = 1.0
+    maps = smoothgrad([m], x, n_samples=2, multiply_by_input=True)
+    assert float(maps[0, 0, 4].max()) == pytest.approx(1.0)
+    assert float(maps[0, 0, :4].abs().max()) == 0.0
+    two = torch.stack([torch.zeros(1, 4, 4), torch.ones(1, 4, 4)])
+    assert np.allclose(ensemble_mean_map(two).numpy(), 0.5)
+
+
+def test_rejects_bad_arguments():
+    m = Linear37(4, 4, 0)
+    with pytest.raises(ValueError, match="n_samples"):
+        smoothgrad([m], torch.rand(1, 3, 4, 4), n_samples=0)
+    with pytest.raises(ValueError, match="one seed per image"):
+        smoothgrad([m], torch.rand(2, 3, 4, 4), seeds=[1])
