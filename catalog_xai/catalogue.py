@@ -78,23 +78,25 @@ def _float_array(values, n) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def classify_batch(
-    ensemble: Ensemble,
-    *,
-    objid: Sequence[int],
-    image: Sequence[bytes | None],
-    redshift: Sequence[float | None] | None,
-    pixel_scale_arcsec: Sequence[float | None] | None = None,
-    petro_r90: Sequence[float | None] | None = None,
-    params: MethodParams = MethodParams(),
-    cosmology=None,
-) -> dict[str, np.ndarray]:
-    """Catalogue columns (``columns.result_column_names``) for one batch of galaxies."""
+@dataclass
+class EnsembleOutput:
+    """What the device computes for a batch: fractions and per-model saliency maps (on the CPU)."""
+
+    n: int
+    ok_rows: list[int]  # rows whose image decoded
+    reasons: list[list[str]]  # per row, why values are missing so far
+    fractions: np.ndarray  # (n, 37) ensemble mean, NaN for bad rows
+    spread: np.ndarray  # (n, 37) ensemble standard deviation
+    maps: np.ndarray  # (M, len(ok_rows), H, W) normalised SmoothGrad maps
+    map_to_original: np.ndarray  # (n,) original pixels per map pixel, NaN for bad rows
+
+
+def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
+                 params: MethodParams = MethodParams()) -> EnsembleOutput:
+    """Decode and frame the cutouts, classify them and compute their SmoothGrad maps."""
     n = len(objid)
-    cosmo = cosmology if cosmology is not None else units.get_cosmology(params.cosmology)
     spec = ensemble.spec
     reasons: list[list[str]] = [[] for _ in range(n)]
-
     tensors, ok_rows, orig_sizes = [], [], []
     for i, data in enumerate(image):
         try:
@@ -108,15 +110,13 @@ def classify_batch(
 
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
-    length_map = np.full(n, np.nan)
-    threshold = np.full(n, np.nan)
-    scale_to_orig = np.full(n, np.nan)
+    to_orig = np.full(n, np.nan)
+    maps = np.zeros((len(ensemble), 0, spec.input_size, spec.input_size), np.float32)
     if ok_rows:
-        device = ensemble.device
-        x = torch.stack(tensors).to(device).contiguous(memory_format=torch.channels_last)
+        x = torch.stack(tensors).to(ensemble.device).contiguous(memory_format=torch.channels_last)
         preds = ensemble.predict(x).cpu().numpy()  # (M, B, 37)
         frac[ok_rows] = preds.mean(axis=0)
-        spread[ok_rows] = preds.std(axis=0) if len(ensemble) > 1 else 0.0
+        spread[ok_rows] = preds.std(axis=0)
         maps = saliency.smoothgrad(
             ensemble.members,
             x,
@@ -126,22 +126,41 @@ def classify_batch(
             seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
-        )
+        ).cpu().numpy()
+        to_orig[ok_rows] = np.array([crop_pixels(s, spec.crop_fraction) for s in orig_sizes]) / spec.input_size
+    return EnsembleOutput(n, ok_rows, reasons, frac, spread, maps, to_orig)
+
+
+def measure_and_convert(
+    inferred: EnsembleOutput,
+    *,
+    objid: Sequence[int],
+    redshift: Sequence[float | None] | None,
+    pixel_scale_arcsec: Sequence[float | None] | None = None,
+    petro_r90: Sequence[float | None] | None = None,
+    params: MethodParams = MethodParams(),
+    cosmology=None,
+) -> dict[str, np.ndarray]:
+    """Bar lengths from the maps, in pixels, arcsec and kpc, and every row's status (CPU only)."""
+    n, ok_rows = inferred.n, inferred.ok_rows
+    reasons = [list(r) for r in inferred.reasons]
+    cosmo = cosmology if cosmology is not None else units.get_cosmology(params.cosmology)
+    length_map = np.full(n, np.nan)
+    threshold = np.full(n, np.nan)
+    if ok_rows:
         meas_kw = dict(tc=params.tc, tl=params.tl, criterion=params.linearity)
         if params.ensemble_method == "maps":
-            res = bars.measure_bars(saliency.ensemble_mean_map(maps).cpu().numpy(), **meas_kw)
+            res = bars.measure_bars(saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy(), **meas_kw)
             length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
         else:
-            per_model = [bars.measure_bars(m, **meas_kw) for m in maps.cpu().numpy()]
+            per_model = [bars.measure_bars(m, **meas_kw) for m in inferred.maps]
             length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
             threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
-        crops = np.array([crop_pixels(s, spec.crop_fraction) for s in orig_sizes])
-        scale_to_orig[ok_rows] = crops / spec.input_size
         for i in ok_rows:
             if not np.isfinite(length_map[i]):
                 reasons[i].append("saliency map flat: no bar length")
 
-    length_pix = length_map * scale_to_orig
+    length_pix = length_map * inferred.map_to_original
     scale = units.pixel_scale(_float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n))
     z = _float_array(redshift, n)
     arcsec, kpc, kpc_h = units.physical_lengths(length_pix, scale, z, cosmo)
@@ -155,7 +174,7 @@ def classify_batch(
 
     out: dict[str, np.ndarray] = {C.OBJID: np.asarray(objid, dtype=np.int64)}
     for j, (fc, sc) in enumerate(zip(C.FRACTION_COLUMNS, C.SPREAD_COLUMNS)):
-        out[fc], out[sc] = frac[:, j], spread[:, j]
+        out[fc], out[sc] = inferred.fractions[:, j], inferred.spread[:, j]
     out[C.BAR_LENGTH_PIX] = length_pix.astype(np.float32)
     out[C.BAR_LENGTH_ARCSEC] = arcsec.astype(np.float32)
     out[C.BAR_LENGTH_KPC] = kpc.astype(np.float32)
@@ -164,3 +183,20 @@ def classify_batch(
     out[C.BAR_THRESHOLD] = threshold.astype(np.float32)
     out[C.STATUS] = np.array(["; ".join(r) if r else C.STATUS_OK for r in reasons], dtype=object)
     return out
+
+
+def classify_batch(
+    ensemble: Ensemble,
+    *,
+    objid: Sequence[int],
+    image: Sequence[bytes | None],
+    redshift: Sequence[float | None] | None,
+    pixel_scale_arcsec: Sequence[float | None] | None = None,
+    petro_r90: Sequence[float | None] | None = None,
+    params: MethodParams = MethodParams(),
+    cosmology=None,
+) -> dict[str, np.ndarray]:
+    """Catalogue columns (``columns.result_column_names``) for one batch of galaxies."""
+    inferred = run_ensemble(ensemble, objid=objid, image=image, params=params)
+    return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,
+                               petro_r90=petro_r90, params=params, cosmology=cosmology)

@@ -10,22 +10,23 @@ from . import io as cio
 from . import synth
 
 
-def synthetic_shard_table(n: int, seed: int, first_objid: int) -> pa.Table:
-    cat = synth.make_catalogue(n, seed, first_objid=first_objid)
+def synthetic_shard_table(n: int, seed: int, first_objid: int, barred_only: bool = False) -> pa.Table:
+    cat = synth.make_catalogue(n, seed, first_objid=first_objid, barred_only=barred_only)
     arrays = {k: pa.array(v, type=pa.binary()) if k == C.IMAGE else pa.array(v) for k, v in cat.items()}
     return pa.table(arrays)
 
 
-def _write_shard(k: int, *, output_url: str, n_galaxies: int, shard_size: int, seed: int, storage_options) -> str:
+def _write_shard(k: int, *, output_url: str, n_galaxies: int, shard_size: int, seed: int, storage_options,
+                 barred_only: bool = False) -> str:
     first = k * shard_size
     n = min(shard_size, n_galaxies - first)
     url = cio.join(output_url, f"shard-{k:05d}.parquet")
-    cio.write_table_atomic(synthetic_shard_table(n, seed, first_objid=first + 1), url, storage_options)
+    cio.write_table_atomic(synthetic_shard_table(n, seed, first + 1, barred_only), url, storage_options)
     return url
 
 
 def generate_survey(output_url: str, *, n_galaxies: int, shard_size: int = 256, seed: int = 0,
-                    storage_options: dict | None = None, use_ray: bool = False) -> list[str]:
+                    storage_options: dict | None = None, use_ray: bool = False, barred_only: bool = False) -> list[str]:
     """Write a synthetic survey of ``n_galaxies`` as Parquet shards under ``output_url``.
 
     The survey is a pure function of (n_galaxies, shard_size, seed): objids run from 1
@@ -33,7 +34,8 @@ def generate_survey(output_url: str, *, n_galaxies: int, shard_size: int = 256, 
     rendered as Ray Data tasks on the connected cluster.
     """
     n_shards = int(np.ceil(n_galaxies / shard_size))
-    kw = dict(output_url=output_url, n_galaxies=n_galaxies, shard_size=shard_size, seed=seed, storage_options=storage_options)
+    kw = dict(output_url=output_url, n_galaxies=n_galaxies, shard_size=shard_size, seed=seed,
+              storage_options=storage_options, barred_only=barred_only)
     if not use_ray:
         return [_write_shard(k, **kw) for k in range(n_shards)]
     import ray

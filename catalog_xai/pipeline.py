@@ -17,7 +17,14 @@ import numpy as np
 from . import io as cio
 from .catalogue import MethodParams
 
-SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "seconds", "error")
+SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "seconds", "error", "actor_peak_rss_mb")
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class ShardClassifier:
@@ -46,6 +53,7 @@ class ShardClassifier:
             except Exception as err:  # a bad shard is reported, never fatal to the survey
                 rows.append(dict(shard=str(shard), output="", rows_in=-1, rows_out=0, rows_not_ok=0, seconds=0.0,
                                  error=f"{type(err).__name__}: {err}"))
+            rows[-1]["actor_peak_rss_mb"] = _peak_rss_mb()
         return {k: np.array([r[k] for r in rows]) for k in SUMMARY_KEYS}
 
 
@@ -60,10 +68,16 @@ class PoolConfig:
 
 
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
-               pool: PoolConfig, storage_options: dict | None = None, on_shard=None) -> list[dict]:
+               pool: PoolConfig, storage_options: dict | None = None, on_shard=None,
+               verbose: bool = False) -> list[dict]:
     """Process ``shards`` on the connected Ray cluster; returns one summary dict per shard."""
+    import logging
+
     import ray
 
+    if not verbose:  # our per-shard lines are the progress report; Ray Data's would drown them
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=max(1, len(shards)))
     out = ds.map_batches(
         ShardClassifier,

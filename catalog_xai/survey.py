@@ -7,13 +7,14 @@ no Ray here, so a shard can be processed (and tested) in any single process.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
 
 from . import columns as C
 from . import io as cio
-from .catalogue import MethodParams, classify_batch
+from .catalogue import EnsembleOutput, MethodParams, measure_and_convert, run_ensemble
 from .ensemble import Ensemble
 
 
@@ -21,12 +22,11 @@ def _column(rb: pa.RecordBatch, name: str):
     return rb.column(name).to_pylist() if name in rb.schema.names else None
 
 
-def classify_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams, cosmology=None) -> pa.Table:
-    """One Arrow record batch of an input shard -> the catalogue rows for it."""
-    res = classify_batch(
-        ensemble,
+def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: MethodParams, cosmology) -> pa.Table:
+    """Bar measurement, units and the Arrow table for one record batch (CPU only)."""
+    res = measure_and_convert(
+        inferred,
         objid=rb.column(C.OBJID).to_pylist(),
-        image=rb.column(C.IMAGE).to_pylist(),
         redshift=_column(rb, C.REDSHIFT),
         pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE),
         petro_r90=_column(rb, C.PETRO_R90),
@@ -45,6 +45,10 @@ def classify_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: Method
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams) -> EnsembleOutput:
+    return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(), params=params)
+
+
 def process_shard(
     shard_url: str,
     *,
@@ -60,7 +64,17 @@ def process_shard(
     t0 = time.perf_counter()
     out_url = cio.output_path(shard_url, input_url, output_url)
     pf = cio.open_shard(shard_url, storage_options)
-    pieces = [classify_record_batch(rb, ensemble, params, cosmology) for rb in pf.iter_batches(batch_size=batch_size)]
+    # Bar measurement of batch k runs on a CPU thread while the ensemble computes batch k+1,
+    # so a GPU never waits for it (the numpy work releases the GIL in its heavy parts).
+    pieces, pending = [], None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bars") as cpu:
+        for rb in pf.iter_batches(batch_size=batch_size):
+            inferred = _infer_record_batch(rb, ensemble, params)
+            if pending is not None:
+                pieces.append(pending.result())
+            pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology)
+        if pending is not None:
+            pieces.append(pending.result())
     schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h)
     table = pa.concat_tables(pieces) if pieces else schema.empty_table()
     table = table.replace_schema_metadata(

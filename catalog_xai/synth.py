@@ -230,11 +230,12 @@ def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None =
     return np.asarray(out, dtype=np.float32)
 
 
-def make_catalogue(n: int, seed: int, *, first_objid: int = 1) -> dict[str, np.ndarray | list]:
+def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool = False) -> dict[str, np.ndarray | list]:
     """``n`` synthetic galaxies as input-contract columns plus truth and vote columns.
 
     Galaxy ``k`` depends only on ``(seed, first_objid + k)``, so shards of one survey
-    can be generated independently and in any order.
+    can be generated independently and in any order.  ``barred_only`` redraws each
+    galaxy until it has a bar (a barred sample for evaluating lengths).
     """
     cols: dict[str, list] = {k: [] for k in (C.OBJID, C.IMAGE, C.REDSHIFT, C.PETRO_R90)}
     truth_keys = ("has_bar", "bar_length_pix", "bar_length_arcsec", "bar_length_kpc", "bar_angle_deg",
@@ -246,6 +247,8 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1) -> dict[str, np.n
         objid = first_objid + k
         rng = np.random.default_rng([seed, objid])
         t = sample_truth(rng)
+        while barred_only and not t["has_bar"]:
+            t = sample_truth(rng)
         rgb = render_galaxy(t, rng)
         cols[C.OBJID].append(objid)
         cols[C.IMAGE].append(encode_jpeg(rgb))

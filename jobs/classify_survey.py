@@ -64,6 +64,7 @@ def parse_args(argv=None):
     r.add_argument("--gpus-per-actor", type=float, default=None, help="default 1 if the cluster has GPUs, else 0")
     r.add_argument("--cpus-per-actor", type=float, default=1.0)
     r.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
+    r.add_argument("--verbose", action="store_true", help="show Ray Data's own progress and logs")
     return ap.parse_args(argv)
 
 
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
         print(f"[{done}/{total} shards, {elapsed:.0f} s] {row['shard']}: {what}", flush=True)
 
     results = run_survey(shards, input_url=input_url, output_url=output_url, checkpoint=args.checkpoint,
-                         params=params, pool=pool, storage_options=so, on_shard=progress)
+                         params=params, pool=pool, storage_options=so, on_shard=progress, verbose=args.verbose)
     wall = time.perf_counter() - t0
     failed = [r for r in results if r["error"]]
     n_rows = sum(r["rows_out"] for r in results)

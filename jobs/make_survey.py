@@ -21,6 +21,7 @@ def main(argv=None) -> int:
     ap.add_argument("--galaxies", type=int, default=512)
     ap.add_argument("--shard-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--barred-only", action="store_true", help="only barred galaxies (for evaluating lengths)")
     ap.add_argument("--no-ray", action="store_true", help="render in this process instead of Ray tasks")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
 
         ray.init(logging_level="WARNING")
     urls = generate_survey(args.output, n_galaxies=args.galaxies, shard_size=args.shard_size, seed=args.seed,
-                           use_ray=not args.no_ray)
+                           use_ray=not args.no_ray, barred_only=args.barred_only)
     print(f"wrote {args.galaxies} galaxies in {len(urls)} shards under {args.output} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
