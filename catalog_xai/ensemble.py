@@ -16,6 +16,7 @@ class Ensemble:
 
     models: list[GalaxyNet]
     manifest: dict = field(default_factory=dict)
+    compiled: list | None = None  # torch.compile'd members, when asked for
 
     def __post_init__(self):
         if not self.models:
@@ -45,11 +46,17 @@ class Ensemble:
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (M, B, 37) vote fractions (sigmoid of the logits)."""
-        return torch.stack([torch.sigmoid(m(x).float()) for m in self.models])
+        return torch.stack([torch.sigmoid(m(x).float()) for m in self.members])
 
     def __len__(self) -> int:
         return len(self.models)
 
+    def compile(self, **kwargs) -> "Ensemble":
+        """Use torch.compile'd members from now on (kwargs go to torch.compile)."""
+        self.compiled = [torch.compile(m, **kwargs) for m in self.models]
+        return self
+
     @property
     def members(self) -> list[nn.Module]:
-        return list(self.models)
+        """The callables to run: compiled members if compiled, else the models."""
+        return list(self.compiled or self.models)

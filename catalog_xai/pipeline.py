@@ -30,15 +30,19 @@ def _peak_rss_mb() -> float:
 class ShardClassifier:
     """Ray Data callable class: loads the ensemble once, then classifies whole shards."""
 
-    def __init__(self, checkpoint, params: dict, input_url, output_url, storage_options, batch_size, threads):
+    def __init__(self, checkpoint, params: dict, input_url, output_url, storage_options, batch_size, threads,
+                 compile_models=False, job_hash=None):
         import torch
 
         if threads:
             torch.set_num_threads(threads)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.ensemble = cio.load_ensemble(checkpoint, storage_options, device=self.device)
+        if compile_models:
+            self.ensemble.compile()
         self.params = MethodParams.from_dict(params)
-        self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options, batch_size=batch_size)
+        self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
+                       batch_size=batch_size, job_hash=job_hash)
         from .units import get_cosmology
 
         self.cosmology = get_cosmology(self.params.cosmology)
@@ -65,11 +69,12 @@ class PoolConfig:
     cpus_per_actor: float = 1.0
     threads_per_actor: int = 0  # torch threads; 0 = cpus_per_actor
     batch_size: int = 16  # galaxies per classify_batch call
+    compile_models: bool = False  # torch.compile the ensemble in each actor
 
 
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
                pool: PoolConfig, storage_options: dict | None = None, on_shard=None,
-               verbose: bool = False) -> list[dict]:
+               verbose: bool = False, job_hash: str | None = None) -> list[dict]:
     """Process ``shards`` on the connected Ray cluster; returns one summary dict per shard."""
     import logging
 
@@ -84,7 +89,8 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
         fn_constructor_kwargs=dict(
             checkpoint=checkpoint, params=params.to_dict(), input_url=input_url, output_url=output_url,
             storage_options=storage_options, batch_size=pool.batch_size,
-            threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)),
+            threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
+            job_hash=job_hash,
         ),
         batch_size=1,
         concurrency=(pool.min_actors, pool.max_actors),

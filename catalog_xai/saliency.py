@@ -81,6 +81,7 @@ def smoothgrad(
     x = x.float()
     sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
     sums = torch.zeros(len(models), b, ch, h, w, device=device)
+    streams = _streams(device, len(models))
     per_chunk = max(1, chunk_size // n_samples)  # whole galaxies per chunk when N fits
     for g0 in range(0, b, per_chunk):
         gal = range(g0, min(b, g0 + per_chunk))
@@ -91,18 +92,49 @@ def smoothgrad(
             noisy.append(x[i] + eps * sigma[i])
         noisy = torch.cat(noisy).contiguous(memory_format=torch.channels_last)
         owner = torch.arange(g0, gal.stop, device=device).repeat_interleave(n_samples)
+        _fork(streams)
         for s0 in range(0, noisy.shape[0], chunk_size):
-            part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
             idx = owner[s0 : s0 + chunk_size]
             for m, model in enumerate(models):
-                with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
-                    score = model(part)[:, target].float().sum()
-                (grad,) = torch.autograd.grad(score, part)
-                sums[m].index_add_(0, idx, grad.float().abs())
+                # On CUDA each model gets its own stream, so the members' passes can overlap.
+                with _stream_for(streams, m):
+                    part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
+                    with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
+                                        enabled=autocast_dtype is not None):
+                        score = model(part)[:, target].float().sum()
+                    (grad,) = torch.autograd.grad(score, part)
+                    sums[m].index_add_(0, idx, grad.float().abs())
+        _join(streams)  # before the main stream frees or reuses this group's tensors
     maps = normalise_maps((sums / n_samples).amax(dim=2))
     if multiply_by_input:
         maps = normalise_maps(maps * greyscale(x)[None])
     return maps
+
+
+def _streams(device: torch.device, n: int):
+    if device.type != "cuda" or n < 2:
+        return None
+    return [torch.cuda.Stream(device) for _ in range(n)]
+
+
+def _fork(streams) -> None:
+    if streams is not None:
+        main = torch.cuda.current_stream(streams[0].device)
+        for s in streams:
+            s.wait_stream(main)  # the noisy copies were written on the main stream
+
+
+def _stream_for(streams, m: int):
+    from contextlib import nullcontext
+
+    return nullcontext() if streams is None else torch.cuda.stream(streams[m])
+
+
+def _join(streams) -> None:
+    if streams is not None:
+        main = torch.cuda.current_stream(streams[0].device)
+        for s in streams:
+            main.wait_stream(s)
 
 
 def ensemble_mean_map(maps: torch.Tensor) -> torch.Tensor:

@@ -59,8 +59,13 @@ def process_shard(
     batch_size: int = 16,
     storage_options: dict | None = None,
     cosmology=None,
+    job_hash: str | None = None,
 ) -> dict:
-    """Classify every row of one shard and publish its catalogue shard atomically."""
+    """Classify every row of one shard and publish its catalogue shard atomically.
+
+    With ``job_hash`` a commit marker is written once the shard is in place, so that a
+    resubmitted job skips it (see ``io.claim_output``).
+    """
     t0 = time.perf_counter()
     out_url = cio.output_path(shard_url, input_url, output_url)
     pf = cio.open_shard(shard_url, storage_options)
@@ -86,6 +91,9 @@ def process_shard(
     )
     cio.write_table_atomic(table, out_url, storage_options)
     status = table.column(C.STATUS).to_pylist()
+    if job_hash:
+        cio.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
+                                               "config_hash": job_hash}, storage_options)
     return {
         "shard": shard_url,
         "output": out_url,

@@ -64,6 +64,9 @@ def parse_args(argv=None):
     r.add_argument("--gpus-per-actor", type=float, default=None, help="default 1 if the cluster has GPUs, else 0")
     r.add_argument("--cpus-per-actor", type=float, default=1.0)
     r.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
+    io_.add_argument("--overwrite", action="store_true",
+                     help="replace a catalogue made with another configuration at --output")
+    r.add_argument("--compile", action="store_true", help="torch.compile the ensemble in each actor")
     r.add_argument("--verbose", action="store_true", help="show Ray Data's own progress and logs")
     return ap.parse_args(argv)
 
@@ -98,14 +101,28 @@ def main(argv=None) -> int:
     if not shards:
         print(f"error: no .parquet shards under {input_url}", file=sys.stderr)
         return 2
-    cio.load_ensemble(args.checkpoint, so)  # fail fast on a bad checkpoint, before any actor starts
+    manifest = cio.load_ensemble(args.checkpoint, so).manifest  # fail fast, before any actor starts
+    job_hash = cio.config_hash(params.to_dict(), manifest, input_url)
+    job = {"config_hash": job_hash, "catalog_xai_version": __version__, "input": input_url,
+           "checkpoint": args.checkpoint, "ensemble": manifest.get("name"), "ensemble_hash": cio.ensemble_hash(manifest),
+           "params": params.to_dict()}
+    try:
+        resuming = cio.claim_output(output_url, job, overwrite=args.overwrite, storage_options=so)
+    except cio.ConfigMismatch as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    all_shards = shards
+    if resuming:
+        done = cio.committed_outputs(output_url, job_hash, so)
+        shards = [s for s in shards if cio.output_path(s, input_url, output_url) not in done]
+        print(f"resuming: {len(all_shards) - len(shards)} of {len(all_shards)} shards already committed")
 
     res = ray.cluster_resources()
     gpus = args.gpus_per_actor if args.gpus_per_actor is not None else (1.0 if res.get("GPU", 0) >= 1 else 0.0)
     per_node = res.get("GPU", 0) / gpus if gpus else res.get("CPU", 1) / args.cpus_per_actor
     max_actors = args.max_actors or max(1, min(len(shards), int(per_node)))
     pool = PoolConfig(min_actors=min(args.min_actors, max_actors), max_actors=max_actors, gpus_per_actor=gpus,
-                      cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size)
+                      cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size, compile_models=args.compile)
     print(f"catalog_xai {__version__}: {len(shards)} shards from {input_url} -> {output_url}; "
           f"ensemble {args.checkpoint}; actors {pool.min_actors}..{pool.max_actors} "
           f"({'GPU' if gpus else 'CPU'}); N={params.n_samples} S_noise={params.noise_level} Tc={params.tc} Tl={params.tl}")
@@ -115,7 +132,8 @@ def main(argv=None) -> int:
         print(f"[{done}/{total} shards, {elapsed:.0f} s] {row['shard']}: {what}", flush=True)
 
     results = run_survey(shards, input_url=input_url, output_url=output_url, checkpoint=args.checkpoint,
-                         params=params, pool=pool, storage_options=so, on_shard=progress, verbose=args.verbose)
+                         params=params, pool=pool, storage_options=so, on_shard=progress, verbose=args.verbose,
+                         job_hash=job_hash) if shards else []
     wall = time.perf_counter() - t0
     failed = [r for r in results if r["error"]]
     n_rows = sum(r["rows_out"] for r in results)
@@ -123,14 +141,16 @@ def main(argv=None) -> int:
         "catalog_xai_version": __version__,
         "finished": datetime.now(timezone.utc).isoformat(),
         "input": input_url, "output": output_url, "checkpoint": args.checkpoint,
-        "params": params.to_dict(), "shards": len(shards), "shards_failed": len(failed),
+        "params": params.to_dict(), "config_hash": job_hash, "shards": len(all_shards),
+        "shards_skipped_committed": len(all_shards) - len(shards), "shards_failed": len(failed),
         "galaxies": n_rows, "rows_not_ok": sum(r["rows_not_ok"] for r in results),
         "wall_seconds": wall, "galaxies_per_second": n_rows / wall if wall else 0.0,
         "per_shard": results,
     }
     cio.write_json(summary, cio.join(output_url, "_summary.json"), so)
     print("\n=== catalog_xai summary ===")
-    print(f"galaxies:        {n_rows} in {len(shards) - len(failed)}/{len(shards)} shards")
+    print(f"galaxies:        {n_rows} in {len(shards) - len(failed)}/{len(shards)} shards processed now"
+          + (f" ({len(all_shards) - len(shards)} committed earlier)" if len(all_shards) > len(shards) else ""))
     print(f"rows not ok:     {summary['rows_not_ok']} (see the 'status' column)")
     for r in failed:
         print(f"failed shard:    {r['shard']}: {r['error']}")

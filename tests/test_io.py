@@ -63,3 +63,21 @@ def test_write_is_atomic_and_lists_only_shards(tmp_path):
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.parquet"]
     (tmp_path / "o" / "_summary.parquet").write_bytes(b"")
     assert cio.list_shards(str(tmp_path / "o")) == [str(tmp_path / "o" / "x.parquet")]
+
+
+def test_validator_catches_missing_rows_duplicates_and_units(tmp_path, synthetic_table):
+    from catalog_xai.validate import check_schema, validate_catalogue
+
+    pq.write_table(synthetic_table.slice(0, 3), tmp_path / "in.parquet")
+    (tmp_path / "out").mkdir()
+    ids = synthetic_table.column(C.OBJID).to_pylist()[:3]
+    bad = pa.table({C.OBJID: pa.array([ids[0], ids[0]], pa.int64()), C.STATUS: ["ok", "ok"]})
+    pq.write_table(bad, tmp_path / "out" / "in.parquet")
+    res = validate_catalogue(str(tmp_path / "in.parquet"), str(tmp_path / "out"))
+    text = "\n".join(res["problems"])
+    assert not res["ok"]
+    assert "2 rows for 3 input rows" in text and "duplicated objid" in text and "'bar_length_kpc' is missing" in text
+    wrong_unit = C.output_schema().set(
+        C.output_schema().get_field_index(C.BAR_LENGTH_KPC),
+        pa.field(C.BAR_LENGTH_KPC, pa.float32(), metadata={"unit": "Mpc"}))
+    assert any("unit 'Mpc'" in p for p in check_schema(wrong_unit, "x"))

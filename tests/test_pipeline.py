@@ -14,6 +14,7 @@ from PIL import Image
 
 from catalog_xai import columns as C
 from catalog_xai import io as cio
+from catalog_xai.validate import validate_catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
 import classify_survey  # noqa: E402
@@ -81,6 +82,11 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert out[C.BAR_LENGTH_ARCSEC][1] is not None
     assert out[C.STATUS][2] == "ok" and out[C.BAR_LENGTH_PIX][2] is not None
 
+    # The validator finds every row of the good shards, and names the shard that failed.
+    res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", opts)
+    assert res["rows_in"] == 10 and res["rows_out"] == 8
+    assert len(res["problems"]) == 1 and "shard-3.parquet: no catalogue shard" in res["problems"][0]
+
 
 def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -96,3 +102,32 @@ def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monk
 def test_bad_parameters_exit_with_a_message(capsys):
     assert classify_survey.main(["--tc", "2"]) == 2
     assert "tc must be in" in capsys.readouterr().err
+
+
+def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tmp_path, synthetic_table, tiny_checkpoint, capsys):
+    survey, out = tmp_path / "survey", tmp_path / "vac"
+    survey.mkdir()
+    for k in range(3):
+        pq.write_table(synthetic_table.slice(2 * k, 2), survey / f"s{k}.parquet")
+    base = ["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint, "--n-samples", "2",
+            "--tl", "5", "--max-actors", "1"]
+    assert classify_survey.main(base) == 0
+    first = pq.read_table(out / "s1.parquet")
+    # Lose one shard's commit (as if the job died after writing it) and leave a half-written file.
+    (out / "_committed" / "s1.parquet.json").unlink()
+    (out / ".s2.parquet.tmp-dead").write_bytes(b"PAR1 half")
+    capsys.readouterr()
+    assert classify_survey.main(base) == 0
+    text = capsys.readouterr().out
+    assert "resuming: 2 of 3 shards already committed" in text and "s1.parquet: 2 rows" in text
+    assert "s0.parquet: 2 rows" not in text
+    assert pq.read_table(out / "s1.parquet").equals(first)  # same seed, same result
+    summary = json.loads((out / "_summary.json").read_text())
+    assert summary["shards_skipped_committed"] == 2
+    # Another configuration must not mix with this catalogue ...
+    assert classify_survey.main(base + ["--tc", "0.8"]) == 2
+    assert "another configuration" in capsys.readouterr().err
+    # ... unless told to overwrite it.
+    assert classify_survey.main(base + ["--tc", "0.8", "--overwrite"]) == 0
+    assert json.loads((out / "_summary.json").read_text())["shards_skipped_committed"] == 0
+    assert validate_catalogue(str(survey), str(out))["ok"]
