@@ -167,10 +167,13 @@ def measure_and_convert(
     for i in ok_rows:
         if not np.isfinite(length_pix[i]):
             continue
-        if not np.isfinite(scale[i]):
+        if not np.isfinite(arcsec[i]):
             reasons[i].append("no pixel scale: arcsec and kpc not computed")
-        elif not (np.isfinite(z[i]) and z[i] > 0):
-            reasons[i].append("no redshift: kpc not computed" if not np.isfinite(z[i]) else f"redshift {z[i]:g} <= 0: kpc not computed")
+        elif not np.isfinite(kpc[i]):
+            if np.isnan(z[i]):
+                reasons[i].append("no redshift: kpc not computed")
+            else:
+                reasons[i].append(f"redshift {z[i]:g} unusable: kpc not computed")
 
     out: dict[str, np.ndarray] = {C.OBJID: np.asarray(objid, dtype=np.int64)}
     for j, (fc, sc) in enumerate(zip(C.FRACTION_COLUMNS, C.SPREAD_COLUMNS)):

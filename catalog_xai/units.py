@@ -27,8 +27,9 @@ def kpc_per_arcsec(redshift, cosmology=None) -> np.ndarray:
     good = np.isfinite(z) & (z > 0)
     out = np.full(z.shape, np.nan)
     if good.any():
-        out[good] = cosmo.kpc_proper_per_arcmin(z[good]).value / 60.0
-    return out
+        with np.errstate(all="ignore"):
+            out[good] = cosmo.kpc_proper_per_arcmin(z[good]).value / 60.0
+    return np.where(np.isfinite(out) & (out > 0), out, np.nan)
 
 
 def pixel_scale(pixel_scale_arcsec, petro_r90) -> np.ndarray:

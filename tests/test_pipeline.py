@@ -113,17 +113,19 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
             "--tl", "5", "--max-actors", "1"]
     assert classify_survey.main(base) == 0
     first = pq.read_table(out / "s1.parquet")
-    # Lose one shard's commit (as if the job died after writing it) and leave a half-written file.
+    # s1: the job died after publishing, before committing. s2: a half-written file, never committed.
     (out / "_committed" / "s1.parquet.json").unlink()
-    (out / ".s2.parquet.tmp-dead").write_bytes(b"PAR1 half")
+    (out / "_committed" / "s2.parquet.json").unlink()
+    (out / "s2.parquet").write_bytes(b"PAR1 half")
     capsys.readouterr()
     assert classify_survey.main(base) == 0
     text = capsys.readouterr().out
-    assert "resuming: 2 of 3 shards already committed" in text and "s1.parquet: 2 rows" in text
-    assert "s0.parquet: 2 rows" not in text
+    assert "resuming: 1 of 3 shards already committed" in text
+    assert "s1.parquet: 2 rows" in text and "s2.parquet: 2 rows" in text and "s0.parquet: 2 rows" not in text
     assert pq.read_table(out / "s1.parquet").equals(first)  # same seed, same result
+    assert pq.read_table(out / "s2.parquet").num_rows == 2
     summary = json.loads((out / "_summary.json").read_text())
-    assert summary["shards_skipped_committed"] == 2
+    assert summary["shards_skipped_committed"] == 1
     # Another configuration must not mix with this catalogue ...
     assert classify_survey.main(base + ["--tc", "0.8"]) == 2
     assert "another configuration" in capsys.readouterr().err
