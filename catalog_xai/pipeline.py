@@ -93,7 +93,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
             job_hash=job_hash,
         ),
         batch_size=1,
-        concurrency=(pool.min_actors, pool.max_actors),
+        compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
         num_gpus=pool.gpus_per_actor,
         num_cpus=pool.cpus_per_actor,
     )

@@ -1,0 +1,92 @@
+"""A release of a finished catalogue: one Parquet file, one FITS table, provenance, checksums."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from . import columns as C
+from . import io as cio
+
+#: Keys of the job manifest that become FITS header keywords (HIERARCH CXAI ...).
+_PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
+
+
+def _read_all(output_url: str, storage_options=None) -> pa.Table:
+    tables = []
+    for shard in cio.list_shards(output_url, storage_options):
+        fs, path = cio.filesystem(shard, storage_options)
+        with fs.open(path, "rb") as f:
+            tables.append(pq.read_table(f))
+    if not tables:
+        raise ValueError(f"no catalogue shards under {output_url}")
+    return pa.concat_tables(tables, promote_options="default").replace_schema_metadata(None)
+
+
+def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:
+    cards = [("DATE", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "release date (UTC)"),
+             ("ORIGIN", "catalog_xai", "Bhambra+2022 SmoothGrad bar lengths")]
+    for key in _PROVENANCE:
+        if job.get(key) is not None:
+            cards.append((f"HIERARCH CXAI {key.upper()}", str(job[key]), ""))
+    for key, value in job.get("params", {}).items():
+        cards.append((f"HIERARCH CXAI PARAM {key.upper()}", value if isinstance(value, (bool, int, float)) else str(value), ""))
+    return cards
+
+
+def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_vac", fits: bool = True,
+                 storage_options: dict | None = None) -> dict:
+    """Merge a catalogue's shards into ``<name>.parquet`` and ``<name>.fits`` with provenance."""
+    from astropy.io import fits as afits
+    from astropy.table import Table
+
+    fs_out, out_path = cio.filesystem(output_url, storage_options)
+    with fs_out.open(cio.join(out_path, cio.JOB_MANIFEST), "r") as f:
+        job = json.load(f)
+    table = _read_all(output_url, storage_options)
+    objids = table.column(C.OBJID).to_numpy()
+    n_dup = int(len(objids) - len(np.unique(objids)))
+    meta = {"catalog_xai.release": json.dumps({**job, "release_date": datetime.now(timezone.utc).isoformat(),
+                                                "release_code_version": __version__})}
+    table = table.replace_schema_metadata(meta)
+    files = {}
+    pq_url = cio.join(release_url, f"{name}.parquet")
+    cio.write_table_atomic(table, pq_url, storage_options)
+    files[f"{name}.parquet"] = pq_url
+    if fits:
+        t = Table.from_pandas(table.to_pandas())
+        for col in t.colnames:
+            spec = C.OUTPUT_BY_NAME.get(col)
+            if spec is not None:
+                # h^-1 kpc has no FITS unit string ("h" would read as hours): the description says it
+                t[col].unit = (spec.unit or None) if col != C.BAR_LENGTH_KPC_H else None
+                t[col].description = spec.description
+        hdu = afits.table_to_hdu(t)
+        hdu.name = "CATALOGUE"
+        for key, value, comment in _fits_header_cards(job):
+            hdu.header[key] = (value, comment)
+        import io as _io
+
+        buf = _io.BytesIO()
+        afits.HDUList([afits.PrimaryHDU(), hdu]).writeto(buf, checksum=True)
+        fits_url = cio.join(release_url, f"{name}.fits")
+        fs, path = cio.filesystem(fits_url, storage_options)
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        with fs.open(path, "wb") as f:
+            f.write(buf.getvalue())
+        files[f"{name}.fits"] = fits_url
+    sums = []
+    for fname, url in files.items():
+        fs, path = cio.filesystem(url, storage_options)
+        with fs.open(path, "rb") as f:
+            sums.append(f"{hashlib.sha256(f.read()).hexdigest()}  {fname}")
+    fs, path = cio.filesystem(cio.join(release_url, "SHA256SUMS"), storage_options)
+    with fs.open(path, "w") as f:
+        f.write("\n".join(sums) + "\n")
+    return {"rows": table.num_rows, "duplicated_objids": n_dup, "files": files, "sha256": sums}
