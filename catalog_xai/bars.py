@@ -77,6 +77,46 @@ def _monotone_chain(pts: np.ndarray) -> np.ndarray:
     return np.asarray(lower[:-1] + upper[:-1], dtype=np.int64)
 
 
+class _SortedMap:
+    """A map sorted once: pixel coordinates in descending value order and prefix sums."""
+
+    def __init__(self, saliency: np.ndarray):
+        m = np.asarray(saliency, dtype=np.float64)
+        if m.ndim != 2:
+            raise ValueError(f"saliency map must be 2-D (H, W), got shape {m.shape}")
+        flat = m.ravel()
+        finite = np.flatnonzero(np.isfinite(flat))
+        vals = flat[finite]
+        order = np.argsort(-vals, kind="stable")
+        idx = finite[order]
+        self.rows = (idx // m.shape[1]).astype(np.int64)
+        self.cols = (idx % m.shape[1]).astype(np.int64)
+        asc = vals[order][::-1]
+        # Number of pixels strictly above each threshold = a prefix of the sorted order.
+        self.n = asc.size - np.searchsorted(asc, THRESHOLDS, side="right")
+        self._lin: dict[str, np.ndarray] = {}
+
+    def linearity(self, criterion: str) -> np.ndarray:
+        if criterion not in LINEARITY_CRITERIA:
+            raise ValueError(f"Unknown linearity criterion {criterion!r}; use one of {LINEARITY_CRITERIA}")
+        if criterion not in self._lin:
+            zero = np.zeros(1, np.int64)
+            csum = lambda a: np.concatenate([zero, np.cumsum(a)])  # noqa: E731
+            r, c, n = self.rows, self.cols, self.n
+            sums = [csum(a)[n] for a in (r, c, r * r, c * c, r * c)]
+            self._lin[criterion] = _linearity(n, *sums, criterion)
+        return self._lin[criterion]
+
+    def stop_index(self, tc: float, tl: int, criterion: str) -> int:
+        stop = (self.n < tl) | (self.linearity(criterion) > tc)  # NaN linearity never stops the loop
+        return int(np.argmax(stop)) if stop.any() else len(THRESHOLDS) - 1
+
+    def measurement(self, k: int, criterion: str) -> BarMeasurement:
+        n_mask = int(self.n[k])
+        length = _hull_diameter(self.rows[:n_mask], self.cols[:n_mask])
+        return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(criterion)[k]))
+
+
 def measure_bar(saliency: np.ndarray, *, tc: float = 0.85, tl: int = 30, criterion: str = "pearson") -> BarMeasurement:
     """Measure the bar in one H x W saliency map normalised to [0, 1].
 
@@ -92,33 +132,22 @@ def measure_bar(saliency: np.ndarray, *, tc: float = 0.85, tl: int = 30, criteri
     ------
     ValueError : if the map is not 2-D or the criterion is unknown.
     """
-    m = np.asarray(saliency, dtype=np.float64)
-    if m.ndim != 2:
-        raise ValueError(f"saliency map must be 2-D (H, W), got shape {m.shape}")
-    if criterion not in LINEARITY_CRITERIA:
-        raise ValueError(f"Unknown linearity criterion {criterion!r}; use one of {LINEARITY_CRITERIA}")
-    flat = m.ravel()
-    finite = np.flatnonzero(np.isfinite(flat))
-    vals = flat[finite]
-    order = np.argsort(-vals, kind="stable")
-    vals_desc = vals[order]
-    idx = finite[order]
-    rows, cols = (idx // m.shape[1]).astype(np.int64), (idx % m.shape[1]).astype(np.int64)
+    sm = _SortedMap(saliency)
+    return sm.measurement(sm.stop_index(tc, tl, criterion), criterion)
 
-    # Number of pixels strictly above each threshold = a prefix of the sorted order.
-    asc = vals_desc[::-1]
-    n_above = asc.size - np.searchsorted(asc, THRESHOLDS, side="right")
-    zero = np.zeros(1, np.int64)
-    csum = lambda a: np.concatenate([zero, np.cumsum(a)])  # noqa: E731
-    sr, sc = csum(rows), csum(cols)
-    srr, scc, src = csum(rows * rows), csum(cols * cols), csum(rows * cols)
-    n = n_above
-    lin = _linearity(n, sr[n], sc[n], srr[n], scc[n], src[n], criterion)
-    stop = (n < tl) | (lin > tc)  # NaN linearity never stops the loop, as in the reference
-    k = int(np.argmax(stop)) if stop.any() else len(THRESHOLDS) - 1
-    n_mask = int(n[k])
-    length = _hull_diameter(rows[:n_mask], cols[:n_mask])
-    return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(lin[k]))
+
+def measure_bar_grid(saliency: np.ndarray, tcs, tls, criterion: str = "pearson") -> np.ndarray:
+    """Lengths (len(tcs), len(tls)) for a grid of (Tc, Tl) on one map, sorting it once."""
+    sm = _SortedMap(saliency)
+    out = np.empty((len(tcs), len(tls)))
+    cache: dict[int, float] = {}
+    for i, tc in enumerate(tcs):
+        for j, tl in enumerate(tls):
+            k = sm.stop_index(tc, tl, criterion)
+            if k not in cache:
+                cache[k] = sm.measurement(k, criterion).length_pix
+            out[i, j] = cache[k]
+    return out
 
 
 def measure_bars(maps: np.ndarray, *, tc: float = 0.85, tl: int = 30, criterion: str = "pearson") -> dict[str, np.ndarray]:

@@ -38,6 +38,7 @@ class MethodParams:
     seed: int = 0
     chunk_size: int = 256  # images per forward/backward pass
     precision: str = "fp32"  # "fp32" or "bf16" (autocast)
+    length_scale: float = 1.0  # calibration: lengths x this (fitted by jobs/tune_bars.py; 1 = the paper's raw lengths)
 
     def __post_init__(self):
         problems = []
@@ -55,6 +56,8 @@ class MethodParams:
             problems.append(f"ensemble_method must be one of {ENSEMBLE_METHODS} (got {self.ensemble_method!r})")
         if self.precision not in ("fp32", "bf16"):
             problems.append(f"precision must be 'fp32' or 'bf16' (got {self.precision!r})")
+        if not 0 < self.length_scale < 100:
+            problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
         if self.chunk_size < 1:
             problems.append(f"chunk_size must be >= 1 (got {self.chunk_size})")
         if problems:
@@ -160,7 +163,7 @@ def measure_and_convert(
             if not np.isfinite(length_map[i]):
                 reasons[i].append("saliency map flat: no bar length")
 
-    length_pix = length_map * inferred.map_to_original
+    length_pix = length_map * inferred.map_to_original * params.length_scale
     scale = units.pixel_scale(_float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n))
     z = _float_array(redshift, n)
     arcsec, kpc, kpc_h = units.physical_lengths(length_pix, scale, z, cosmo)

@@ -133,23 +133,6 @@ class PreActBottleneck(nn.Module):
         return self.shortcut(pre if self.conv_shortcut else x) + self.body(pre)
 
 
-class PreActBasic(nn.Module):
-    """Two 3x3 convolutions with pre-activation (small ResNetV2 block)."""
-
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
-        self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False) if (stride > 1 or cin != cout) else None
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-            nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
-        )
-
-    def forward(self, x):
-        pre = self.preact(x)
-        return (x if self.shortcut is None else self.shortcut(pre)) + self.body(pre)
-
-
 class XceptionBlock(nn.Module):
     """ReLU-SepConv-BN x reps (+ max pool), with a 1x1 strided residual (Keras Xception)."""
 
@@ -222,13 +205,52 @@ def _xception():
 # ---------------------------------------------------------- small ones for the CPU
 # 112x112 crops of the central half of a 424-px GZ2 cutout: 1.89 original pixels per
 # map pixel, the same scale as the paper's 424 -> 224, so Tc/Tl keep their meaning.
+# Saliency-friendly downsampling: a 4x4 stride-2 stem (every input pixel under the same
+# number of taps, so no checkerboard in the input gradient) and average pooling instead
+# of strided 3x3 / 1x1 convolutions and max pooling, whose gradients reach only some pixels.
+def _stem(cout=16):
+    return nn.Sequential(nn.Conv2d(3, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class PreActDown(nn.Module):
+    """Pre-activation residual block that halves the resolution by average pooling."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.AvgPool2d(2))
+        self.shortcut = nn.Conv2d(cin, cout, 1, bias=False)
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+        )
+
+    def forward(self, x):
+        pre = self.preact(x)
+        return self.shortcut(pre) + self.body(pre)
+
+
+class SepDown(nn.Module):
+    """Xception-style block (ReLU-SepConv-BN x2) with average-pool downsampling on both paths."""
+
+    def __init__(self, cin, cout, first_relu=True):
+        super().__init__()
+        self.body = nn.Sequential(
+            *( [nn.ReLU()] if first_relu else [] ), SeparableConv(cin, cout), nn.BatchNorm2d(cout),
+            nn.ReLU(), SeparableConv(cout, cout), nn.BatchNorm2d(cout), nn.AvgPool2d(2),
+        )
+        self.skip = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        return self.skip(x) + self.body(x)
+
+
 @register("small_vgg", 112, 0.5)
 def _small_vgg():
     body = nn.Sequential(
-        conv_bn_relu(3, 16, 3, 2), conv_bn_relu(16, 24, 3, 2),  # 28x28
-        conv_bn_relu(24, 32), nn.MaxPool2d(2),  # 14x14
-        conv_bn_relu(32, 64), nn.MaxPool2d(2),  # 7x7
-        conv_bn_relu(64, 96), _gap(),
+        _stem(16),  # 56
+        nn.AvgPool2d(2), conv_bn_relu(16, 32),  # 28
+        nn.AvgPool2d(2), conv_bn_relu(32, 64),  # 14
+        nn.AvgPool2d(2), conv_bn_relu(64, 96), _gap(),  # 7
     )
     return body, 96, 0.2
 
@@ -236,10 +258,10 @@ def _small_vgg():
 @register("small_resnet", 112, 0.5)
 def _small_resnet():
     body = nn.Sequential(
-        nn.Conv2d(3, 16, 5, 2, 2, bias=False),  # 56
-        PreActBasic(16, 24, 2),  # 28
-        PreActBasic(24, 48, 2),  # 14
-        PreActBasic(48, 80, 2),  # 7
+        _stem(16),  # 56
+        PreActDown(16, 24),  # 28
+        PreActDown(24, 48),  # 14
+        PreActDown(48, 80),  # 7
         nn.BatchNorm2d(80), nn.ReLU(), _gap(),
     )
     return body, 80, 0.2
@@ -248,9 +270,9 @@ def _small_resnet():
 @register("small_xception", 112, 0.5)
 def _small_xception():
     body = nn.Sequential(
-        conv_bn_relu(3, 16, 3, 2), conv_bn_relu(16, 24, 3, 2),  # 28
-        XceptionBlock(24, 64, 2, first_relu=False),  # 14
-        XceptionBlock(64, 128, 2),  # 7
+        _stem(16), nn.AvgPool2d(2), conv_bn_relu(16, 24),  # 28
+        SepDown(24, 64, first_relu=False),  # 14
+        SepDown(64, 128),  # 7
         XceptionBlock(128, 128, 2, pool=False),
         SeparableConv(128, 160), nn.BatchNorm2d(160), nn.ReLU(), _gap(),
     )

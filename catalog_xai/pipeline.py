@@ -5,6 +5,15 @@ Ray Data hands out shards (one row each) to an autoscaling actor pool
 streams its shard through :func:`catalog_xai.survey.process_shard` and publishes one
 catalogue shard.  Shard-sized units keep every output file whole and named after its
 input, and keep an actor's memory independent of the survey's size.
+
+Faults.  A shard's output is deterministic, published atomically and committed after
+it is in place, so re-running a shard is always safe; the layers below rely on that.
+Object-storage hiccups are retried inside :mod:`catalog_xai.io`.  An actor that dies
+(killed, out of memory, its node preempted) is restarted by Ray (``max_restarts=-1``,
+on any node with room) and the shard it held is run again (``max_task_retries``).  A
+shard whose actor dies on every attempt is dropped by Ray Data (``max_errored_blocks``)
+instead of failing the survey, and reported here as a failed shard, so the job ends
+with a summary and a resubmission redoes just that shard.
 """
 
 from __future__ import annotations
@@ -18,6 +27,10 @@ from . import io as cio
 from .catalogue import MethodParams
 
 SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "seconds", "error", "actor_peak_rss_mb")
+#: Times a shard is re-run after the actor running it died (then it is reported failed).
+MAX_TASK_RETRIES = 3
+#: Actors in a row that may die while loading the ensemble before the survey is abandoned.
+MAX_ACTOR_INIT_DEATHS = 3
 
 
 def _peak_rss_mb() -> float:
@@ -80,28 +93,49 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
 
     import ray
 
+    ctx = ray.data.DataContext.get_current()
     if not verbose:  # our per-shard lines are the progress report; Ray Data's would drown them
-        ray.data.DataContext.get_current().enable_progress_bars = False
+        ctx.enable_progress_bars = False
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-    ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=max(1, len(shards)))
-    out = ds.map_batches(
-        ShardClassifier,
-        fn_constructor_kwargs=dict(
-            checkpoint=checkpoint, params=params.to_dict(), input_url=input_url, output_url=output_url,
-            storage_options=storage_options, batch_size=pool.batch_size,
-            threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
-            job_hash=job_hash,
-        ),
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
-        num_gpus=pool.gpus_per_actor,
-        num_cpus=pool.cpus_per_actor,
-    )
-    results = []
+    # A Dataset snapshots the context when it is made: set the fault policy for this one only.
+    saved = (ctx.max_errored_blocks, ctx.max_consecutive_actor_init_deaths)
+    ctx.max_errored_blocks = -1  # a shard lost for good is reported below, never fatal to the survey
+    ctx.max_consecutive_actor_init_deaths = MAX_ACTOR_INIT_DEATHS
+    try:
+        ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=max(1, len(shards)))
+        out = ds.map_batches(
+            ShardClassifier,
+            fn_constructor_kwargs=dict(
+                checkpoint=checkpoint, params=params.to_dict(), input_url=input_url, output_url=output_url,
+                storage_options=storage_options, batch_size=pool.batch_size,
+                threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
+                job_hash=job_hash,
+            ),
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+            num_gpus=pool.gpus_per_actor,
+            num_cpus=pool.cpus_per_actor,
+            max_restarts=-1,  # a dead actor comes back, on any node with room
+            max_task_retries=MAX_TASK_RETRIES,  # and the shard it held is run again, a bounded number of times
+        )
+    finally:
+        ctx.max_errored_blocks, ctx.max_consecutive_actor_init_deaths = saved
+    results: dict[str, dict] = {}
     t0 = time.perf_counter()
     for row in out.iter_rows():
         row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        results.append(row)
+        if row["shard"] in results:
+            continue  # a result recomputed by Ray after its object was lost is reported once
+        results[row["shard"]] = row
         if on_shard:
             on_shard(row, len(results), len(shards), time.perf_counter() - t0)
-    return results
+    for shard in shards:  # dropped by Ray Data: its actor died on every attempt
+        if shard not in results:
+            row = dict(shard=shard, output="", rows_in=-1, rows_out=0, rows_not_ok=0, seconds=0.0,
+                       error=f"lost: the actor processing this shard died {MAX_TASK_RETRIES + 1} times "
+                             "(killed, out of memory or its node gone); resubmit the job to retry it",
+                       actor_peak_rss_mb=0.0)
+            results[shard] = row
+            if on_shard:
+                on_shard(row, len(results), len(shards), time.perf_counter() - t0)
+    return list(results.values())

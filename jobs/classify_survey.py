@@ -32,7 +32,16 @@ DEMO_OUTPUT = "runs/demo/vac"
 
 
 def parse_args(argv=None):
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--params-file")
+    known, _ = pre.parse_known_args(argv)
     d = MethodParams()
+    if known.params_file:  # tuned parameters (jobs/tune_bars.py) become the defaults; flags still win
+        from catalog_xai import io as _io
+
+        fs, path = _io.filesystem(known.params_file)
+        with fs.open(path, "r") as f:
+            d = MethodParams.from_dict({k: v for k, v in json.load(f).items() if k != "comment"})
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     io_ = ap.add_argument_group("data")
     io_.add_argument("--input", help="survey prefix or shard (local path or fsspec URL); "
@@ -44,16 +53,21 @@ def parse_args(argv=None):
                      help='JSON fsspec options without secrets, e.g. \'{"endpoint_url": "http://..."}\'')
     io_.add_argument("--demo-galaxies", type=int, default=32, help="size of the generated sample survey")
     m = ap.add_argument_group("method (paper values by default)")
+    m.add_argument("--params-file", help="JSON of method parameters (e.g. from jobs/tune_bars.py) used as defaults")
+    m.add_argument("--length-scale", type=float, default=d.length_scale,
+                   help="calibration factor applied to every bar length (1 = raw SmoothGrad lengths)")
     m.add_argument("--n-samples", type=int, default=d.n_samples, help="SmoothGrad N")
     m.add_argument("--noise-level", type=float, default=d.noise_level, help="S_noise, relative to each image's range")
-    m.add_argument("--x-input", action="store_true", help="multiply maps by the greyscale image (X_input)")
+    m.add_argument("--x-input", action=argparse.BooleanOptionalAction, default=d.multiply_by_input,
+                   help="multiply maps by the greyscale image (X_input)")
     m.add_argument("--tc", type=float, default=d.tc, help="linearity threshold Tc")
     m.add_argument("--tl", type=int, default=d.tl, help="minimum pixel count Tl")
     m.add_argument("--linearity", choices=LINEARITY_CRITERIA, default=d.linearity)
     m.add_argument("--ensemble-method", choices=ENSEMBLE_METHODS, default=d.ensemble_method,
                    help="maps: average the maps (paper iv); lengths: average the lengths (paper v)")
     m.add_argument("--cosmology", default=d.cosmology, help="astropy realization name")
-    m.add_argument("--kpc-h", action="store_true", help="also write bar_length_kpc_h (h^-1 kpc)")
+    m.add_argument("--kpc-h", action=argparse.BooleanOptionalAction, default=d.kpc_h,
+                   help="also write bar_length_kpc_h (h^-1 kpc)")
     m.add_argument("--seed", type=int, default=d.seed, help="SmoothGrad noise seed")
     m.add_argument("--precision", choices=("fp32", "bf16"), default=d.precision)
     r = ap.add_argument_group("resources")
@@ -78,6 +92,7 @@ def main(argv=None) -> int:
             n_samples=args.n_samples, noise_level=args.noise_level, multiply_by_input=args.x_input, tc=args.tc,
             tl=args.tl, linearity=args.linearity, ensemble_method=args.ensemble_method, cosmology=args.cosmology,
             kpc_h=args.kpc_h, seed=args.seed, chunk_size=args.chunk_size, precision=args.precision,
+            length_scale=args.length_scale,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

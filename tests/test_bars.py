@@ -75,3 +75,16 @@ def test_batched_matches_single_and_rejects_bad_shape():
         measure_bar(np.zeros(5))
     with pytest.raises(ValueError, match="criterion"):
         measure_bar(np.zeros((4, 4)), criterion="spearman")
+
+
+def test_grid_equals_single_measurements():
+    from catalog_xai.bars import measure_bar_grid
+
+    rng = np.random.default_rng(5)
+    m = _bar_map(64, 0.7, 30, 2, rng)
+    tcs, tls = [0.7, 0.85, 0.9], [10, 30, 50]
+    for crit in ("pearson", "eigen"):
+        grid = measure_bar_grid(m, tcs, tls, crit)
+        for i, tc in enumerate(tcs):
+            for j, tl in enumerate(tls):
+                assert grid[i, j] == measure_bar(m, tc=tc, tl=tl, criterion=crit).length_pix
