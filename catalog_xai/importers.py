@@ -217,9 +217,7 @@ def _unify(kinds: set[str]) -> str:
         return "float"
     if kinds <= {"bool"}:
         return "bool"
-    if kinds <= {"bool", "float"} and "bool" in kinds:
-        return "str"  # an all-empty chunk of a mostly-boolean column would come here; keep text
-    return "str"
+    return "str"  # mixed (text, or booleans next to numbers): keep the text
 
 
 _PD_DTYPE = {"int": "Int64", "float": "float64", "bool": "boolean", "str": str}
@@ -250,7 +248,6 @@ def _scan_csvs(urls: list[str], so, *, string_columns=(), limit: int | None = No
     columns: list[str] = []
     seen: dict[str, set[str]] = {}
     for url in urls:
-        remaining = limit
         with _open_csv(url, so) as f:
             reader = pd.read_csv(f, chunksize=chunk_rows, nrows=limit, dtype={c: str for c in string_columns})
             try:
@@ -266,7 +263,6 @@ def _scan_csvs(urls: list[str], so, *, string_columns=(), limit: int | None = No
             if col not in seen:
                 seen[col] = {"float"}
                 columns.append(col)
-        del remaining
     kinds = {c: ("str" if c in string_columns else _unify(seen[c])) for c in columns}
     return _CsvPlan(urls, columns, kinds)
 
@@ -636,10 +632,6 @@ def import_gz2(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHA
                 rel = [None if a is None else posixpath.join(images_dir, f"{a}.jpg") for a in assets]
             else:
                 rel = [posixpath.join(images_dir, f"{i}.jpg") for i in ids]
-            extra = [(f"votes_{name}_count", pa.array(counts[:, j], pa.int64(), mask=~np.isfinite(counts[:, j]))
-                      if np.isfinite(counts[:, j]).any() or count_cols[j]
-                      else pa.nulls(n, pa.int64()))
-                     for j, name in enumerate(C.ANSWER_NAMES)]
             extra = [(name, pa.array(np.nan_to_num(counts[:, j]).astype(np.int64), pa.int64(),
                                      mask=~np.isfinite(counts[:, j])))
                      for j, name in enumerate(f"votes_{a}_count" for a in C.ANSWER_NAMES)]
@@ -696,12 +688,9 @@ def _decals_labels(df: pd.DataFrame, unreached: str) -> np.ndarray:
         cols = [[f"{dq}_{a}" for a in group if f"{dq}_{a}" in df.columns] for group in answers]
         if not all(cols):
             continue  # this CSV does not have the question (or not in a form we know)
-        block = np.stack([sum(_float_col(df, c, n) for c in group) for group in cols], axis=1)
-        # a row where all summed columns are null (another CSV's schema) stays NaN
-        have = np.stack([np.isfinite(np.stack([_float_col(df, c, n) for c in group])).any(axis=0)
-                         for group in cols], axis=1).all(axis=1)
-        block = np.stack([np.nansum(np.stack([_float_col(df, c, n) for c in group]), axis=0) for group in cols], axis=1)
-        block[~have] = np.nan
+        groups = [np.stack([_float_col(df, c, n) for c in group]) for group in cols]
+        # answers summed over the columns present; a group with no value at all stays NaN
+        block = np.stack([np.where(np.isfinite(g).any(axis=0), np.nansum(g, axis=0), np.nan) for g in groups], axis=1)
         per_q[:, sl] = block
         votes[:, _Q_INDEX[qname]] = block.sum(axis=1)
     return cumulative_from_conditional(per_q, votes, unreached=unreached)
@@ -913,8 +902,8 @@ def import_fits(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SH
     HDU) as PNG (lossless; see :func:`fits_data_to_rgb`).  ``pixel_scale_arcsec`` from the
     header's celestial WCS (astropy proj_plane_pixel_scales, deg -> arcsec), else null.
     Id: header keyword ``id_keyword`` (image HDU, then primary), else the file name without
-    extensions; redshift: header keyword ``redshift_keyword``, else null.  Columns
-    ``fits_file`` (= image_path) and ``fits_error`` (why a row has no image)."""
+    extensions; redshift: header keyword ``redshift_keyword``, else null.  ``image_path`` is
+    the FITS file; ``fits_error`` says why a row has no image (null when it has one)."""
     so = storage_options
     _check_limit(limit)
     rels = _list_files(input_url, so, FITS_EXTENSIONS, limit)
@@ -942,8 +931,7 @@ def import_fits(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SH
                 zs.append(np.nan if info is None else info["redshift"])
                 errors.append(err)
             yield _Chunk(ids=ids, image_rel=batch, redshift=np.array(zs, float), pixel_scale=np.array(scales, float),
-                         images=pngs, extra=[("fits_file", pa.array(batch, pa.string())),
-                                             ("fits_error", pa.array(errors, pa.string()))])
+                         images=pngs, extra=[("fits_error", pa.array(errors, pa.string()))])
 
     opts = dict(hdu=hdu, id_keyword=id_keyword, redshift_keyword=redshift_keyword, flip=flip, limit=limit,
                 shard_size=shard_size)

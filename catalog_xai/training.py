@@ -97,7 +97,7 @@ def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            se += float(loss) ** 2 * len(idx)
+            se += float(loss.detach()) ** 2 * len(idx)
             cnt += len(idx)
         val = evaluate_rmse(model, images_u8[val_idx], labels[val_idx])
         sched.step(val)

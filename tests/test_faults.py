@@ -1,0 +1,400 @@
+"""The survey job under faults (issue 6, item 2), each injected for real.
+
+Object-storage faults go through the production path: the job talks S3 to a small
+HTTP proxy in front of the moto server, and the proxy answers chosen requests with
+5xx errors, or SIGKILLs the process that sent them (the Ray actor reading a shard),
+or takes a whole Ray node down at that moment.  botocore's own retries are turned off
+(``config_kwargs``) so every injected error reaches catalog_xai's retry layer.
+"""
+
+import http.client
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pyarrow.parquet as pq
+import pytest
+import s3fs
+
+from catalog_xai import io as cio
+from catalog_xai.validate import validate_catalogue
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "jobs"))
+import classify_survey  # noqa: E402
+
+SHARDS = {"shard-0.parquet": (0, 3), "shard-1.parquet": (3, 3), "shard-2.parquet": (6, 2)}  # name: (offset, rows)
+# Tiny models, N=2: the faults, not the method, are under test.
+FAST = ["--n-samples", "2", "--tl", "5", "--batch-size", "4"]
+
+
+# ------------------------------------------------------------------ fault proxy
+class Rule:
+    """Requests matching ``method`` and the ``path`` regex: let ``after`` through, then act ``times``
+    times (None: forever). ``action`` is an HTTP status (answered with S3 error ``code``) or a
+    callable(handler) that deals with the request itself."""
+
+    def __init__(self, method, path, action=500, code="InternalError", times=1, after=0):
+        self.methods = {method} if isinstance(method, str) else set(method)
+        self.path = re.compile(path)
+        self.action, self.code, self.times, self.after = action, code, times, after
+        self.seen = self.injected = 0
+
+    def take(self, method, path):
+        if method not in self.methods or not self.path.search(path):
+            return False
+        self.seen += 1
+        if self.seen <= self.after or (self.times is not None and self.injected >= self.times):
+            return False
+        self.injected += 1
+        return True
+
+
+class FaultProxy:
+    """HTTP proxy to the S3 endpoint that injects faults by rule and logs every request."""
+
+    def __init__(self, upstream: str):
+        u = urlsplit(upstream)
+        self.upstream = (u.hostname, u.port)
+        self.rules: list[Rule] = []
+        self.log: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    out = b""
+                    while True:
+                        n = int(self.rfile.readline().split(b";")[0], 16)
+                        chunk = self.rfile.read(n + 2)[:n]
+                        if n == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return out
+                        out += chunk
+                n = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(n) if n else b""
+
+            def _handle(self):
+                body = self._body()
+                path = unquote(urlsplit(self.path).path)
+                with proxy.lock:
+                    proxy.log.append((self.command, path))
+                    rule = next((r for r in proxy.rules if r.take(self.command, path)), None)
+                if rule is not None:
+                    if callable(rule.action):
+                        return rule.action(self)
+                    return self._error(rule.action, rule.code)
+                self._forward(body)
+
+            def _error(self, status, code):
+                xml = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code>'
+                       f"<Message>injected fault</Message><RequestId>fault</RequestId></Error>").encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(xml)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(xml)
+
+            def _forward(self, body):
+                hop = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+                if body or self.command in ("PUT", "POST"):
+                    headers["Content-Length"] = str(len(body))
+                conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+                try:
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                finally:
+                    conn.close()
+                self.send_response(resp.status, resp.reason)
+                for k, v in resp.getheaders():
+                    if k.lower() not in hop:
+                        self.send_header(k, v)
+                length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length if length is not None else str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def injected(self) -> int:
+        return sum(r.injected for r in self.rules)
+
+    def requests(self, method, path_regex) -> int:
+        with self.lock:
+            return sum(1 for m, p in self.log if m == method and re.search(path_regex, p))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ----------------------------------------------------------------- process tools
+def _client_pid(handler) -> int | None:
+    """PID of the process on the other end of a proxied connection (from /proc)."""
+    ip, port = handler.client_address
+    local = f"{''.join(reversed([f'{int(b):02X}' for b in ip.split('.')]))}:{port:04X}"
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[1] == local:
+                inode = parts[9]
+                break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        pp = _ppid(int(p))
+        if pp is not None:
+            children.setdefault(pp, []).append(int(p))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _kill(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _kill_ray_under(tmpdir: str) -> None:
+    """SIGKILL the processes of a Ray started by this test (its temp dir is in their command lines)."""
+    for _ in range(3):
+        mine = [int(p) for p in filter(str.isdigit, os.listdir("/proc"))
+                if int(p) != os.getpid() and tmpdir in _cmdline(int(p))]
+        mine += [c for p in mine for c in _descendants(p)]
+        if not mine:
+            return
+        _kill(set(mine))
+        time.sleep(0.5)
+
+
+class KillClient:
+    """Proxy action: SIGKILL the Ray worker process that sent the request (optionally only if
+    ``accept(pid)``), then drop the connection unanswered."""
+
+    def __init__(self, accept=None):
+        self.accept = accept or (lambda pid: True)
+        self.killed: list[tuple[int, str]] = []
+        self.refused: list[str] = []
+
+    def __call__(self, handler):
+        pid = _client_pid(handler)
+        cmd = _cmdline(pid) if pid else ""
+        if pid and pid != os.getpid() and cmd.startswith("ray::") and self.accept(pid):
+            self.killed.append((pid, cmd))
+            self.kill(pid)
+        else:
+            self.refused.append(f"pid {pid}: {cmd[:80]}")
+        handler.close_connection = True
+
+    def kill(self, pid):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+
+
+# --------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
+    return str(path)
+
+
+@pytest.fixture()
+def survey(s3_bucket, s3_endpoint, synthetic_table):
+    """Three shards (8 galaxies) on S3; yields (bucket, fault proxy, storage options via the proxy, direct fs)."""
+    bucket, _ = s3_bucket
+    fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint)
+    for name, (start, n) in SHARDS.items():
+        buf = io.BytesIO()
+        pq.write_table(synthetic_table.slice(start, n), buf)
+        fs.pipe(f"{bucket}/survey/{name}", buf.getvalue())
+    proxy = FaultProxy(s3_endpoint)
+    opts = {"endpoint_url": proxy.url, "config_kwargs": {"retries": {"total_max_attempts": 1}}}
+    yield bucket, proxy, opts, fs
+    proxy.close()
+
+
+def _job(bucket, opts, ckpt, *extra):
+    return ["--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", "--checkpoint", ckpt,
+            "--storage-options", json.dumps(opts), *FAST, *extra]
+
+
+def _check_every_row_once(bucket, s3_endpoint, rows=8):
+    res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", {"endpoint_url": s3_endpoint})
+    assert res["problems"] == [] and res["ok"]
+    assert res["rows_in"] == res["rows_out"] == rows
+    return res
+
+
+# ------------------------------------------------------------------------ tests
+def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
+    """with_retries itself, and a shard read through s3fs that fails mid-stream (in-process, no Ray)."""
+    monkeypatch.setattr(cio, "RETRY_BASE_DELAY", 0.01)
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionResetError("reset by https://AKIAEXAMPLE:sEcReT@host/x?X-Amz-Signature=deadbeef")
+        return "ok"
+
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"):
+        assert cio.with_retries(flaky, attempts=4, base_delay=0.01, what="get s3://b/k") == "ok"
+    assert len(calls) == 3 and len(caplog.records) == 2
+    assert "sEcReT" not in caplog.text and "deadbeef" not in caplog.text and "attempt 1 of 4" in caplog.text
+
+    for permanent in (FileNotFoundError("gone"), PermissionError("denied"), IsADirectoryError("dir"), ValueError("bad")):
+        calls.clear()
+        with pytest.raises(type(permanent)):
+            cio.with_retries(lambda e=permanent: calls.append(1) or (_ for _ in ()).throw(e), attempts=4, base_delay=0.01)
+        assert len(calls) == 1
+    with pytest.raises(cio.RetriesExhausted, match="gave up after 3 attempts"):
+        cio.with_retries(lambda: (_ for _ in ()).throw(TimeoutError("slow")), attempts=3, base_delay=0.01)
+
+    # A real s3fs stack: HEAD fails once (5xx), then the second ranged GET fails (mid-stream) twice.
+    bucket, proxy, opts, _ = survey
+    shard = r"/survey/shard-1\.parquet$"
+    proxy.rules += [Rule("HEAD", shard, 503, "ServiceUnavailable"), Rule("GET", shard, 500, times=2, after=1)]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"):
+        pf = cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
+        table = pf.read()
+    assert table.num_rows == 3 and proxy.injected() == 3
+    assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == 3
+    assert "testing" not in caplog.text  # the (moto) secret key never appears
+
+    # A 4xx is the caller's fault: raised at once, not retried.
+    proxy.rules = [Rule("HEAD", shard, 400, "InvalidArgument", times=None)]
+    with pytest.raises(cio.ShardError):
+        cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
+    assert proxy.rules[0].injected == 1
+
+
+def test_transient_storage_faults_every_row_once(ray_session, survey, s3_endpoint, tiny_checkpoint):
+    bucket, proxy, opts, _ = survey
+    proxy.rules += [
+        Rule("PUT", r"/vac/_catalog_xai_job\.json$", 503, "ServiceUnavailable"),  # driver: claiming the prefix
+        Rule(("HEAD", "GET"), r"/survey/shard-1\.parquet$", 500, times=3),  # open
+        Rule("GET", r"/survey/shard-0\.parquet$", 500, times=1, after=2),  # a row-group read, mid-shard
+        Rule("PUT", r"/vac/\.shard-0\.parquet\.tmp-", 503, "SlowDown"),  # upload of the temporary
+        Rule("PUT", r"/vac/shard-2\.parquet$", 500),  # the copy that publishes it
+        Rule("PUT", r"/vac/_committed/shard-2\.parquet\.json$", 503, "ServiceUnavailable"),  # commit marker
+    ]
+    rc = classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1"))
+    assert rc == 0
+    assert [r.injected for r in proxy.rules] == [1, 3, 1, 1, 1, 1]  # every fault was met (8 in all)
+    _check_every_row_once(bucket, s3_endpoint)
+    summary = json.loads(s3fs.S3FileSystem(endpoint_url=s3_endpoint).cat(f"{bucket}/vac/_summary.json"))
+    assert summary["shards_failed"] == 0 and summary["galaxies"] == 8
+    assert len(list(cio.committed_outputs(f"{bucket}/vac/", summary["config_hash"], opts))) == 3
+
+
+def test_permanent_fault_fails_one_shard_then_resubmission_completes_it(ray_session, survey, s3_endpoint,
+                                                                         tiny_checkpoint, capsys, monkeypatch):
+    bucket, proxy, opts, fs = survey
+    proxy.rules += [Rule(("HEAD", "GET"), r"/survey/shard-1\.parquet$", 500, times=None)]  # always fails
+    args = _job(bucket, opts, tiny_checkpoint, "--max-actors", "1")
+    assert classify_survey.main(args) == 1
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    failed = [r for r in summary["per_shard"] if r["error"]]
+    assert summary["shards_failed"] == 1 and failed[0]["shard"].endswith("/shard-1.parquet")
+    assert "gave up after 5 attempts" in failed[0]["error"]
+    assert summary["galaxies"] == 5 and proxy.injected() >= 5
+    res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", {"endpoint_url": s3_endpoint})
+    assert res["rows_in"] == 8 and res["rows_out"] == 5 and len(res["problems"]) == 1
+    before = {p: fs.info(p)["ETag"] for p in fs.find(f"{bucket}/vac/") if p.endswith(".parquet")}
+    injected_first = proxy.injected()
+
+    proxy.rules.clear()  # the fault is gone
+    proxy.log.clear()
+    capsys.readouterr()
+    assert classify_survey.main(args) == 0
+    out = capsys.readouterr().out
+    assert "resuming: 2 of 3 shards already committed" in out
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    assert [r["shard"].rsplit("/", 1)[1] for r in summary["per_shard"]] == ["shard-1.parquet"]
+    assert summary["shards_skipped_committed"] == 2 and summary["galaxies"] == 3
+    # The committed shards were neither read nor rewritten.
+    assert proxy.requests("GET", r"/survey/shard-[02]\.parquet$") == 0
+    assert proxy.requests("PUT", r"/vac/shard-[02]\.parquet$") == 0
+    assert all(fs.info(p)["ETag"] == etag for p, etag in before.items())
+    _check_every_row_once(bucket, s3_endpoint)
+    print(f"permanent fault: {injected_first} injected errors")
+
+
+def test_actor_killed_mid_shard_is_restarted_and_the_shard_retried(ray_session, survey, s3_endpoint, tiny_checkpoint):
+    bucket, proxy, opts, fs = survey
+    killer = KillClient()
+    # The first ranged GET of shard-1's data (after its HEAD and footer): the actor is mid-shard.
+    proxy.rules += [Rule("GET", r"/survey/shard-1\.parquet$", killer, times=1, after=1)]
+    rc = classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1"))
+    assert killer.refused == [] and len(killer.killed) == 1, killer.refused
+    assert "ShardClassifier" in killer.killed[0][1]
+    assert rc == 0
+    assert proxy.requests("GET", r"/survey/shard-1\.parquet$") >= 3  # read again by the restarted actor
+    _check_every_row_once(bucket, s3_endpoint)
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == 3
