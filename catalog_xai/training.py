@@ -52,27 +52,39 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness:
     return (out * gain).clamp_(0, 1)
 
 
-def rmse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt(torch.mean((pred - target) ** 2))
+def rmse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted RMSE over the labels that exist.
+
+    NaN targets (a question no volunteer reached, or a source that does not ask it) do
+    not contribute; ``weight`` (same shape, e.g. the number of volunteers who answered
+    each question) makes well-attested fractions count more than thinly voted ones.
+    """
+    have = torch.isfinite(target)
+    w = have.float() if weight is None else torch.where(have, weight, torch.zeros_like(weight))
+    err2 = torch.where(have, (pred - torch.nan_to_num(target)) ** 2, torch.zeros_like(pred))
+    return torch.sqrt((w * err2).sum() / w.sum().clamp_min(1e-12))
 
 
 @torch.no_grad()
-def evaluate_rmse(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 256) -> float:
-    """RMSE of the model's vote fractions over a uint8 image set."""
+@torch.no_grad()
+def predict_fractions(model: GalaxyNet, images_u8: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     model.eval()
-    se, n = 0.0, 0
-    for i in range(0, len(images_u8), batch_size):
-        x = images_u8[i : i + batch_size].float().div_(255)
-        p = torch.sigmoid(model(x))
-        se += float(((p - labels[i : i + batch_size]) ** 2).sum())
-        n += p.numel()
-    return math.sqrt(se / max(n, 1))
+    return torch.cat([torch.sigmoid(model(images_u8[i : i + batch_size].float().div_(255)))
+                      for i in range(0, len(images_u8), batch_size)])
 
 
-def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, log=print) -> dict:
+def evaluate_rmse(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
+                  weights: torch.Tensor | None = None) -> float:
+    """(Weighted) RMSE of the model's vote fractions over the existing labels of an image set."""
+    return float(rmse(predict_fractions(model, images_u8, batch_size), labels, weights))
+
+
+def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, log=print,
+                weights: torch.Tensor | None = None) -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
-    ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, 37).
+    ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
+    with NaN where a label does not exist; ``weights`` (N, K) optional, see ``rmse``.
     """
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -93,13 +105,14 @@ def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor,
             idx = order[i : i + cfg.batch_size]
             x = augment(images_u8[idx].float().div_(255), gen, cfg.max_shift, cfg.brightness)
             y = labels[idx]
-            loss = rmse(torch.sigmoid(model(x)), y)
+            loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             se += float(loss.detach()) ** 2 * len(idx)
             cnt += len(idx)
-        val = evaluate_rmse(model, images_u8[val_idx], labels[val_idx])
+        val = evaluate_rmse(model, images_u8[val_idx], labels[val_idx],
+                            weights=None if weights is None else weights[val_idx])
         sched.step(val)
         for k, v in (("epoch", epoch + 1), ("train_rmse", math.sqrt(se / cnt)), ("val_rmse", val),
                      ("lr", opt.param_groups[0]["lr"]), ("seconds", time.perf_counter() - t0)):

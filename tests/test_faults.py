@@ -314,10 +314,10 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
     with pytest.raises(cio.RetriesExhausted, match="gave up after 3 attempts"):
         cio.with_retries(lambda: (_ for _ in ()).throw(TimeoutError("slow")), attempts=3, base_delay=0.01)
 
-    # A real s3fs stack: HEAD fails once (5xx), then the second ranged GET fails (mid-stream) twice.
+    # A real s3fs stack: HEAD fails once (503), then a ranged GET fails twice (500).
     bucket, proxy, opts, _ = survey
     shard = r"/survey/shard-1\.parquet$"
-    proxy.rules += [Rule("HEAD", shard, 503, "ServiceUnavailable"), Rule("GET", shard, 500, times=2, after=1)]
+    proxy.rules += [Rule("HEAD", shard, 503, "ServiceUnavailable"), Rule("GET", shard, 500, times=2)]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="catalog_xai.io"):
         pf = cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
@@ -328,9 +328,10 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
 
     # A 4xx is the caller's fault: raised at once, not retried.
     proxy.rules = [Rule("HEAD", shard, 400, "InvalidArgument", times=None)]
-    with pytest.raises(cio.ShardError):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"), pytest.raises(cio.ShardError, match="shard-1"):
         cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
-    assert proxy.rules[0].injected == 1
+    assert proxy.rules[0].injected >= 1 and not caplog.records  # (s3fs itself makes 2 HEADs here)
 
 
 def test_transient_storage_faults_every_row_once(ray_session, survey, s3_endpoint, tiny_checkpoint):
@@ -338,12 +339,13 @@ def test_transient_storage_faults_every_row_once(ray_session, survey, s3_endpoin
     proxy.rules += [
         Rule("PUT", r"/vac/_catalog_xai_job\.json$", 503, "ServiceUnavailable"),  # driver: claiming the prefix
         Rule(("HEAD", "GET"), r"/survey/shard-1\.parquet$", 500, times=3),  # open
-        Rule("GET", r"/survey/shard-0\.parquet$", 500, times=1, after=2),  # a row-group read, mid-shard
+        Rule("GET", r"/survey/shard-0\.parquet$", 500, times=1, after=1),  # a read after the footer
         Rule("PUT", r"/vac/\.shard-0\.parquet\.tmp-", 503, "SlowDown"),  # upload of the temporary
         Rule("PUT", r"/vac/shard-2\.parquet$", 500),  # the copy that publishes it
         Rule("PUT", r"/vac/_committed/shard-2\.parquet\.json$", 503, "ServiceUnavailable"),  # commit marker
     ]
     rc = classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1"))
+    print(proxy.log)
     assert rc == 0
     assert [r.injected for r in proxy.rules] == [1, 3, 1, 1, 1, 1]  # every fault was met (8 in all)
     _check_every_row_once(bucket, s3_endpoint)
@@ -388,13 +390,13 @@ def test_permanent_fault_fails_one_shard_then_resubmission_completes_it(ray_sess
 def test_actor_killed_mid_shard_is_restarted_and_the_shard_retried(ray_session, survey, s3_endpoint, tiny_checkpoint):
     bucket, proxy, opts, fs = survey
     killer = KillClient()
-    # The first ranged GET of shard-1's data (after its HEAD and footer): the actor is mid-shard.
-    proxy.rules += [Rule("GET", r"/survey/shard-1\.parquet$", killer, times=1, after=1)]
+    # Killed when it uploads shard-1's catalogue: the shard is computed but not yet published.
+    proxy.rules += [Rule("PUT", r"/vac/\.shard-1\.parquet\.tmp-", killer, times=1)]
     rc = classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1"))
     assert killer.refused == [] and len(killer.killed) == 1, killer.refused
     assert "ShardClassifier" in killer.killed[0][1]
     assert rc == 0
-    assert proxy.requests("GET", r"/survey/shard-1\.parquet$") >= 3  # read again by the restarted actor
+    assert proxy.requests("PUT", r"/vac/\.shard-1\.parquet\.tmp-") == 2  # computed again by the restarted actor
     _check_every_row_once(bucket, s3_endpoint)
     summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
     assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == 3

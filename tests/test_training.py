@@ -1,0 +1,36 @@
+import math
+
+import torch
+
+from catalog_xai.models import create_model, default_spec
+from catalog_xai.training import TrainConfig, augment, rmse, train_model
+
+
+def test_rmse_ignores_missing_labels_and_weighs_by_votes():
+    pred = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
+    target = torch.tensor([[0.5, float("nan")], [1.0, 0.5]])
+    assert math.isclose(float(rmse(pred, target)), math.sqrt(0.25 / 3), rel_tol=1e-6)
+    w = torch.tensor([[40.0, 40.0], [2.0, 40.0]])  # the wrong answer was given by 2 volunteers
+    assert float(rmse(pred, target, w)) < float(rmse(pred, target))
+
+
+def test_augment_keeps_shape_and_range_and_is_seeded():
+    x = torch.rand(4, 3, 32, 32)
+    a = augment(x, torch.Generator().manual_seed(1), 0.05, (0.7, 1.3))
+    b = augment(x, torch.Generator().manual_seed(1), 0.05, (0.7, 1.3))
+    assert a.shape == x.shape and float(a.min()) >= 0 and float(a.max()) <= 1
+    assert torch.equal(a, b)
+
+
+def test_training_reduces_loss_on_a_learnable_task():
+    torch.manual_seed(0)
+    n = 96
+    x = torch.zeros(n, 3, 32, 32, dtype=torch.uint8)
+    y = torch.full((n, 37), float("nan"))
+    bright = torch.arange(n) % 2 == 0
+    x[bright, :, 8:24, 8:24] = 255
+    y[:, 0] = bright.float() * 0.8 + 0.1  # one learnable label; the rest are missing
+    model = create_model(default_spec("small_vgg", input_size=32))
+    res = train_model(model, x, y, TrainConfig(epochs=8, batch_size=16, seed=0, max_shift=0.0), log=lambda m: None)
+    h = res["history"]
+    assert h["val_rmse"][-1] < h["val_rmse"][0] and math.isfinite(res["best_val_rmse"])
