@@ -17,9 +17,13 @@ import torch
 from . import bars, saliency, units
 from . import columns as C
 from .ensemble import Ensemble
-from .preprocess import ImageError, crop_pixels, decode_image, frame_image
+from .preprocess import ImageError, crop_pixels, decode_image, frame_image, gz2_crop_pixels, measure_r90_pixels
 
 ENSEMBLE_METHODS = ("maps", "lengths")  # paper §4.5 methods (iv) and (v)
+#: native: the cutouts already have the models' framing (GZ2: 0.02 petroR90_r arcsec/px);
+#: petrosian: reframe each cutout to GZ2 framing from petroR90_r and its pixel scale;
+#: measured: reframe from an R90 measured on the image (for surveys without photometry).
+FRAMINGS = ("native", "petrosian", "measured")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class MethodParams:
     seed: int = 0
     chunk_size: int = 256  # images per forward/backward pass
     precision: str = "fp32"  # "fp32" or "bf16" (autocast)
+    framing: str = "native"
     length_scale: float = 1.0  # calibration: lengths x this (fitted by jobs/tune_bars.py; 1 = the paper's raw lengths)
 
     def __post_init__(self):
@@ -56,6 +61,8 @@ class MethodParams:
             problems.append(f"ensemble_method must be one of {ENSEMBLE_METHODS} (got {self.ensemble_method!r})")
         if self.precision not in ("fp32", "bf16"):
             problems.append(f"precision must be 'fp32' or 'bf16' (got {self.precision!r})")
+        if self.framing not in FRAMINGS:
+            problems.append(f"framing must be one of {FRAMINGS} (got {self.framing!r})")
         if not 0 < self.length_scale < 100:
             problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
         if self.chunk_size < 1:
@@ -94,22 +101,41 @@ class EnsembleOutput:
     map_to_original: np.ndarray  # (n,) original pixels per map pixel, NaN for bad rows
 
 
+def _crop_side(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: float) -> int:
+    """Side in original pixels of the region the models see (see FRAMINGS).
+
+    "petrosian" falls back to a size measured on the image where petroR90_r is missing.
+    """
+    if framing == "native":
+        return crop_pixels(rgb.shape[0], crop_fraction)
+    if framing == "petrosian" and np.isfinite(r90_pix) and r90_pix > 0:
+        return gz2_crop_pixels(r90_pix, crop_fraction)
+    measured = measure_r90_pixels(rgb)
+    if not np.isfinite(measured):
+        raise ImageError("no light above the sky: cannot frame the galaxy")
+    return gz2_crop_pixels(measured, crop_fraction)
+
+
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
-                 params: MethodParams = MethodParams()) -> EnsembleOutput:
+                 params: MethodParams = MethodParams(), pixel_scale_arcsec=None, petro_r90=None) -> EnsembleOutput:
     """Decode and frame the cutouts, classify them and compute their SmoothGrad maps."""
     n = len(objid)
     spec = ensemble.spec
     reasons: list[list[str]] = [[] for _ in range(n)]
-    tensors, ok_rows, orig_sizes = [], [], []
+    r90_pix = np.full(n, np.nan)
+    if params.framing == "petrosian":
+        r90_pix = _float_array(petro_r90, n) / units.pixel_scale(_float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n))
+    tensors, ok_rows, crops = [], [], []
     for i, data in enumerate(image):
         try:
             rgb = decode_image(data)
+            crop = _crop_side(rgb, spec.crop_fraction, params.framing, r90_pix[i])
         except ImageError as err:
             reasons[i].append(str(err))
             continue
-        tensors.append(frame_image(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction))
+        tensors.append(frame_image(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction, crop_px=crop))
         ok_rows.append(i)
-        orig_sizes.append(rgb.shape[0])
+        crops.append(crop)
 
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
@@ -130,7 +156,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
         ).cpu().numpy()
-        to_orig[ok_rows] = np.array([crop_pixels(s, spec.crop_fraction) for s in orig_sizes]) / spec.input_size
+        to_orig[ok_rows] = np.asarray(crops, dtype=float) / spec.input_size
     return EnsembleOutput(n, ok_rows, reasons, frac, spread, maps, to_orig)
 
 
@@ -203,6 +229,7 @@ def classify_batch(
     cosmology=None,
 ) -> dict[str, np.ndarray]:
     """Catalogue columns (``columns.result_column_names``) for one batch of galaxies."""
-    inferred = run_ensemble(ensemble, objid=objid, image=image, params=params)
+    inferred = run_ensemble(ensemble, objid=objid, image=image, params=params, pixel_scale_arcsec=pixel_scale_arcsec,
+                            petro_r90=petro_r90)
     return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,
                                petro_r90=petro_r90, params=params, cosmology=cosmology)

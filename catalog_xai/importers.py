@@ -39,7 +39,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
-import json
 import posixpath
 import re
 import string
@@ -285,7 +284,8 @@ def _iter_csv(plan: _CsvPlan, so, *, chunk_rows: int, limit: int | None = None) 
 def _check_columns(header: list[str], needed: list[str], where: str) -> None:
     missing = [c for c in needed if c not in header]
     if missing:
-        raise ImportInputError(f"{where}: column(s) {missing} not found (has: {header[:20]}{' ...' if len(header) > 20 else ''})")
+        more = " ..." if len(header) > 20 else ""
+        raise ImportInputError(f"{where}: column(s) {missing} not found (has: {header[:20]}{more})")
 
 
 def _passthrough_name(col: str, prefix: str = "source_") -> str:
@@ -438,7 +438,8 @@ def _run(source: str, chunks: Iterator[_Chunk], *, image_root: str, output_url: 
     return summary
 
 
-def _passthrough(plan: _CsvPlan, df: pd.DataFrame, consumed: set[str], rename: Callable[[str], str]) -> list[tuple[str, pa.Array]]:
+def _passthrough(plan: _CsvPlan, df: pd.DataFrame, consumed: set[str],
+                 rename: Callable[[str], str]) -> list[tuple[str, pa.Array]]:
     return [(rename(c), plan.arrow(df, c)) for c in plan.columns if c not in consumed]
 
 
@@ -990,6 +991,7 @@ def import_folder(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
         raise ImportInputError(f"--image-pattern {image_pattern!r}: field(s) {bad or ['{}']} are not 'id' or a "
                                f"column of {csv_url}")
     consumed = set(named)
+    pattern_columns = {re.split(r"[.\[]", f)[0] for f in fields} - {"id"}
     plan = _scan_csvs([csv_url], so, string_columns=[id_column], limit=limit)
 
     def chunks():
@@ -998,7 +1000,8 @@ def import_folder(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
             ids = [None if pd.isna(v) else str(v).strip() for v in df[id_column]]
             if any(i is None for i in ids):
                 raise ImportInputError(f"{csv_url}: empty value in id column {id_column!r}")
-            rows = df.astype(object).where(df.notna(), None).to_dict("records")
+            used = df[[c for c in df.columns if c in pattern_columns]]
+            rows = used.astype(object).where(used.notna(), None).to_dict("records")
             rel = []
             for i, row in zip(ids, rows):
                 try:

@@ -245,6 +245,7 @@ def join(prefix: str, *parts: str) -> str:
 def list_shards(url: str, storage_options: dict | None = None) -> list[str]:
     """Parquet files under ``url`` (or ``url`` itself if it is a file), sorted, as full URLs."""
     fs, path = filesystem(url, storage_options)
+    fs.invalidate_cache(path)  # a long-lived process must see the objects as they are now
     if with_retries(lambda: fs.isfile(path), what=f"stat {url}"):
         found = [path]
     else:
@@ -464,6 +465,7 @@ def committed_outputs(output_url: str, job_hash: str, storage_options: dict | No
     fs, path = filesystem(output_url, storage_options)
     root = join(path, COMMITS)
     done = set()
+    fs.invalidate_cache(path)
     if not with_retries(lambda: fs.exists(root), what=f"stat {output_url}/{COMMITS}"):
         return done
     for marker in with_retries(lambda: fs.find(root), what=f"list {output_url}/{COMMITS}"):
@@ -491,6 +493,7 @@ def claim_output(output_url: str, job: dict, *, overwrite: bool = False, storage
     """
     fs, path = filesystem(output_url, storage_options)
     manifest_path = join(path, JOB_MANIFEST)
+    fs.invalidate_cache(path)
     if with_retries(lambda: fs.exists(manifest_path), what=f"stat {output_url}/{JOB_MANIFEST}"):
         old = json.loads(with_retries(lambda: fs.cat_file(manifest_path), what=f"read {output_url}/{JOB_MANIFEST}"))
         if old.get("config_hash") == job["config_hash"]:

@@ -19,6 +19,7 @@ with a summary and a resubmission redoes just that shard.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,8 +104,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
     ctx.max_consecutive_actor_init_deaths = MAX_ACTOR_INIT_DEATHS
     try:
         ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=max(1, len(shards)))
-        out = ds.map_batches(
-            ShardClassifier,
+        map_args = dict(
             fn_constructor_kwargs=dict(
                 checkpoint=checkpoint, params=params.to_dict(), input_url=input_url, output_url=output_url,
                 storage_options=storage_options, batch_size=pool.batch_size,
@@ -115,9 +115,17 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
             compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
             num_gpus=pool.gpus_per_actor,
             num_cpus=pool.cpus_per_actor,
-            max_restarts=-1,  # a dead actor comes back, on any node with room
-            max_task_retries=MAX_TASK_RETRIES,  # and the shard it held is run again, a bounded number of times
         )
+        # A dead actor comes back, on any node with room, and the shard it held is run again, a
+        # bounded number of times (Ray Data's own default retries forever: a shard that kills its
+        # actor every time would hang the survey).  Ray deprecates these extra remote arguments
+        # (removal announced for 2.64); without them Ray Data's defaults (restart, retry) apply.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            try:
+                out = ds.map_batches(ShardClassifier, **map_args, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)
+            except TypeError:
+                out = ds.map_batches(ShardClassifier, **map_args)
     finally:
         ctx.max_errored_blocks, ctx.max_consecutive_actor_init_deaths = saved
     results: dict[str, dict] = {}

@@ -56,14 +56,53 @@ def crop_pixels(original_size: int, crop_fraction: float) -> int:
     return max(1, int(round(original_size * crop_fraction)))
 
 
-def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float) -> torch.Tensor:
+#: Side of a GZ2 cutout in units of petroR90_r: 424 px at 0.02 * petroR90_r arcsec/px.
+GZ2_FRAME_IN_R90 = 424 * 0.02
+
+
+def gz2_crop_pixels(r90_pix: float, crop_fraction: float) -> int:
+    """Side, in this image's pixels, of the region a GZ2-framed model sees for a galaxy of R90 = r90_pix."""
+    return max(1, int(round(crop_fraction * GZ2_FRAME_IN_R90 * r90_pix)))
+
+
+def measure_r90_pixels(rgb: np.ndarray) -> float:
+    """Radius (pixels) holding 90 % of the central source's light, from a curve of growth.
+
+    The sky is the median of the image border; only pixels connected in radius to the
+    centre out to where the profile meets the sky count, so neighbours near the edge
+    matter little.  Returns NaN for an image with no light above the sky.
+    """
+    img = rgb.astype(np.float64).sum(axis=2)
+    h = img.shape[0]
+    border = np.concatenate([img[:2].ravel(), img[-2:].ravel(), img[:, :2].ravel(), img[:, -2:].ravel()])
+    img = img - np.median(border)
+    yy, xx = np.indices(img.shape)
+    c = (h - 1) / 2
+    r = np.hypot(yy - c, xx - c).astype(int).ravel()
+    prof = np.bincount(r, weights=img.ravel())[: h // 2]
+    npix = np.bincount(r)[: h // 2]
+    mean = prof / np.maximum(npix, 1)
+    below = np.flatnonzero(mean <= 0)
+    edge = below[0] if below.size else len(prof)
+    growth = np.cumsum(prof[:edge])
+    if growth.size == 0 or growth[-1] <= 0:
+        return float("nan")
+    return float(np.searchsorted(growth, 0.9 * growth[-1]) + 1)
+
+
+def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_px: int | None = None) -> torch.Tensor:
     """(S, S, 3) uint8 -> (3, input_size, input_size) float32 in [0, 1].
 
-    Takes the central ``crop_fraction`` of the cutout and resamples it with an
+    Takes the central ``crop_fraction`` of the cutout (or a central square of ``crop_px``
+    pixels, zero-padded where it exceeds the cutout) and resamples it with an
     anti-aliased bilinear filter (area-preserving for downsampling).
     """
     size = rgb.shape[0]
-    crop = crop_pixels(size, crop_fraction)
+    crop = crop_pixels(size, crop_fraction) if crop_px is None else int(crop_px)
+    if crop > size:  # pad with empty sky so the galaxy keeps its place in the frame
+        pad = (crop - size + 1) // 2
+        rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)))
+        size = rgb.shape[0]
     off = (size - crop) // 2
     x = torch.from_numpy(np.ascontiguousarray(rgb[off : off + crop, off : off + crop])).permute(2, 0, 1)
     x = x.float().div_(255.0)

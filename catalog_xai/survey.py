@@ -46,7 +46,8 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
 
 
 def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams) -> EnsembleOutput:
-    return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(), params=params)
+    return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(),
+                        params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE), petro_r90=_column(rb, C.PETRO_R90))
 
 
 def process_shard(

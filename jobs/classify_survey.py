@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from catalog_xai import __version__  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
-from catalog_xai.catalogue import ENSEMBLE_METHODS, MethodParams  # noqa: E402
+from catalog_xai.catalogue import ENSEMBLE_METHODS, FRAMINGS, MethodParams  # noqa: E402
 from catalog_xai.bars import LINEARITY_CRITERIA  # noqa: E402
 from catalog_xai.pipeline import PoolConfig, run_survey  # noqa: E402
 
@@ -65,6 +65,9 @@ def parse_args(argv=None):
     m.add_argument("--linearity", choices=LINEARITY_CRITERIA, default=d.linearity)
     m.add_argument("--ensemble-method", choices=ENSEMBLE_METHODS, default=d.ensemble_method,
                    help="maps: average the maps (paper iv); lengths: average the lengths (paper v)")
+    m.add_argument("--framing", choices=FRAMINGS, default=d.framing,
+                   help="native: cutouts already in the models' (GZ2) framing; petrosian: reframe from petroR90_r; "
+                        "measured: reframe from a size measured on each image")
     m.add_argument("--cosmology", default=d.cosmology, help="astropy realization name")
     m.add_argument("--kpc-h", action=argparse.BooleanOptionalAction, default=d.kpc_h,
                    help="also write bar_length_kpc_h (h^-1 kpc)")
@@ -92,7 +95,7 @@ def main(argv=None) -> int:
             n_samples=args.n_samples, noise_level=args.noise_level, multiply_by_input=args.x_input, tc=args.tc,
             tl=args.tl, linearity=args.linearity, ensemble_method=args.ensemble_method, cosmology=args.cosmology,
             kpc_h=args.kpc_h, seed=args.seed, chunk_size=args.chunk_size, precision=args.precision,
-            length_scale=args.length_scale,
+            length_scale=args.length_scale, framing=args.framing,
         )
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

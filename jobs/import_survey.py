@@ -49,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = add("gz2", "GZ2 images + Hart et al. 2016 table (per-question fractions -> cumulative labels)")
     p.add_argument("--labels-csv", default=None, help="default: gz2_hart16.csv, labels_gz2_hart16.csv or *hart16*.csv")
-    p.add_argument("--mapping-csv", default=None, help="dr7objid -> asset_id (default gz2_filename_mapping.csv if there)")
+    p.add_argument("--mapping-csv", default=None,
+                   help="dr7objid -> asset_id (default gz2_filename_mapping.csv if there)")
     p.add_argument("--images-dir", default="images", help="folder of <asset_id>.jpg (with a mapping)")
     p.add_argument("--image-column", default=None, help="column with the image path (default image_filename)")
     p.add_argument("--id-column", default=None, help="default dr7objid, else the image column")

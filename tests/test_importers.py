@@ -103,7 +103,8 @@ def test_kaggle_extra_csv_and_missing_image(tmp_path):
     (work / "images_training_rev1").mkdir(parents=True)
     (work / "training_solutions_rev1.csv").write_bytes((src / "training_solutions_rev1.csv").read_bytes())
     for gid in ("100008", "100053"):
-        (work / "images_training_rev1" / f"{gid}.jpg").write_bytes((src / "images_training_rev1" / f"{gid}.jpg").read_bytes())
+        name = f"images_training_rev1/{gid}.jpg"
+        (work / name).write_bytes((src / name).read_bytes())
     (tmp_path / "extra.csv").write_text("GalaxyID,redshift,petroR90_r\n100008,0.05,12.5\n100023,0.1,\n")
     s = imp.import_kaggle(str(work), str(tmp_path / "out"), extra_csv=str(tmp_path / "extra.csv"))
     assert (s.rows, s.rows_without_image) == (3, 1)
@@ -132,14 +133,14 @@ def test_gz2_hart16_with_filename_mapping(tmp_path):
     assert df[C.IMAGE][0] == (src / "images" / f"{mapping[table['dr7objid'][0]]}.jpg").read_bytes()
     # cumulative bar = t03 bar x t02 not-edge-on x t01 features (each question renormalised)
     t01, t02, t03 = (_hart(table, t, "fraction") for t in ("t01", "t02", "t03"))
-    norm = lambda a: a / a.sum(axis=1, keepdims=True)  # noqa: E731
-    expected = norm(t03)[:, 0] * norm(t02)[:, 1] * norm(t01)[:, 1]
+    with np.errstate(invalid="ignore"):
+        expected = (t03[:, 0] / t03.sum(axis=1)) * (t02[:, 1] / t02.sum(axis=1)) * (t01[:, 1] / t01.sum(axis=1))
     has_bar_votes = _hart(table, "t03", "count").sum(axis=1) > 0
     np.testing.assert_allclose(df["vote_bar_yes_fraction"][has_bar_votes], expected[has_bar_votes], rtol=1e-5)
     plain = t03[:, 0] * t02[:, 1] * t01[:, 1]  # the unnormalised product: equal to rounding
     np.testing.assert_allclose(df["vote_bar_yes_fraction"][has_bar_votes], plain[has_bar_votes], atol=5e-3)
     assert df["vote_bar_yes_fraction"][~has_bar_votes].isna().all()  # nobody answered: NaN
-    assert _question_sums_match(df) > 50
+    assert _question_sums_match(df) >= 25  # of 3 rows x 11 questions
     assert df["votes_bar_yes_count"].tolist() == table["t03_bar_a06_bar_count"].tolist()
     assert "t03_bar_a06_bar_debiased" in df.columns and "t03_bar_a06_bar_count" not in df.columns
     # --unreached zero: the unanswered bar question of a galaxy not reaching it is 0, not NaN
@@ -161,7 +162,7 @@ def test_gz2_sdss_cutouts_layout(tmp_path):
     assert df[C.OBJID].tolist() == [imp.hash_objid(f) for f in table["image_filename"]]
     assert (df[C.PIXEL_SCALE] == 0.2).all() and df[C.REDSHIFT].isna().all()
     # debiased (default): renormalised per question, so the tree sums hold
-    assert _question_sums_match(df) > 100
+    assert _question_sums_match(df) >= 80  # of 10 rows x 9 questions
     arms = [c for c in C.LABEL_COLUMNS if c.startswith(("vote_arm_winding", "vote_arm_count"))]
     assert df[arms].isna().all().all()  # t10/t11 are not in this table
     assert df["votes_arm_count_2_count"].isna().all()
@@ -191,7 +192,8 @@ def test_decals_fixture(tmp_path):
     assert np.isnan(yes[~ok]).all() and (~ok).sum() == 2  # zero bar votes -> NaN
     # cumulative: bar yes = (strong + weak)/N_bar x edge-on no x featured
     r = v5.iloc[3]
-    cum = ((r["bar_strong"] + r["bar_weak"]) / r["bar_total-votes"] * r["disk-edge-on_no"] / r["disk-edge-on_total-votes"]
+    cum = ((r["bar_strong"] + r["bar_weak"]) / r["bar_total-votes"]
+           * r["disk-edge-on_no"] / r["disk-edge-on_total-votes"]
            * r["smooth-or-featured_featured-or-disk"] / r["smooth-or-featured_total-votes"])
     assert yes[len(v12) + 3] == pytest.approx(cum, rel=1e-5)
     assert _question_sums_match(df) > 20
