@@ -17,13 +17,10 @@ import torch
 from . import bars, saliency, units
 from . import columns as C
 from .ensemble import Ensemble
-from .preprocess import ImageError, crop_pixels, decode_image, frame_image, gz2_crop_pixels, measure_r90_pixels
+from .preprocess import FRAMINGS, ImageError, decode_image, frame_image, framing_crop
 
 ENSEMBLE_METHODS = ("maps", "lengths")  # paper §4.5 methods (iv) and (v)
-#: native: the cutouts already have the models' framing (GZ2: 0.02 petroR90_r arcsec/px);
-#: petrosian: reframe each cutout to GZ2 framing from petroR90_r and its pixel scale;
-#: measured: reframe from an R90 measured on the image (for surveys without photometry).
-FRAMINGS = ("native", "petrosian", "measured")
+
 
 
 @dataclass(frozen=True)
@@ -101,21 +98,6 @@ class EnsembleOutput:
     map_to_original: np.ndarray  # (n,) original pixels per map pixel, NaN for bad rows
 
 
-def _crop_side(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: float) -> int:
-    """Side in original pixels of the region the models see (see FRAMINGS).
-
-    "petrosian" falls back to a size measured on the image where petroR90_r is missing.
-    """
-    if framing == "native":
-        return crop_pixels(rgb.shape[0], crop_fraction)
-    if framing == "petrosian" and np.isfinite(r90_pix) and r90_pix > 0:
-        return gz2_crop_pixels(r90_pix, crop_fraction)
-    measured = measure_r90_pixels(rgb)
-    if not np.isfinite(measured):
-        raise ImageError("no light above the sky: cannot frame the galaxy")
-    return gz2_crop_pixels(measured, crop_fraction)
-
-
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
                  params: MethodParams = MethodParams(), pixel_scale_arcsec=None, petro_r90=None) -> EnsembleOutput:
     """Decode and frame the cutouts, classify them and compute their SmoothGrad maps."""
@@ -129,7 +111,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     for i, data in enumerate(image):
         try:
             rgb = decode_image(data)
-            crop = _crop_side(rgb, spec.crop_fraction, params.framing, r90_pix[i])
+            crop = framing_crop(rgb, spec.crop_fraction, params.framing, r90_pix[i])
         except ImageError as err:
             reasons[i].append(str(err))
             continue

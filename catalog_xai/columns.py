@@ -58,6 +58,8 @@ FRACTION_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction" for n in ANSWER_NAMES)
 SPREAD_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction_std" for n in ANSWER_NAMES)
 #: Volunteer vote fractions in a training survey (cumulative, as the Kaggle targets).
 LABEL_COLUMNS: tuple[str, ...] = tuple(f"vote_{n}_fraction" for n in ANSWER_NAMES)
+#: Volunteer vote counts per answer, where a source gives them (e.g. Hart et al. 2016).
+VOTE_COUNT_COLUMNS: tuple[str, ...] = tuple(f"votes_{n}_count" for n in ANSWER_NAMES)
 
 
 def question_slices() -> dict[str, slice]:

@@ -31,3 +31,50 @@ def compare_lengths(measured, reference, weights=None) -> dict:
         "rmse_after_scale": float(np.sqrt(np.mean((scale * m - r) ** 2))),
         "median_ratio": float(np.median(m / r)),
     }
+
+
+def conditional_bar_fraction(fractions: np.ndarray) -> np.ndarray:
+    """Class3.1 / (Class3.1 + Class3.2): the share of 'bar' among those asked (NaN if nobody was)."""
+    from . import columns as C
+
+    yes = fractions[:, C.KAGGLE_IDS.index("3.1")]
+    no = fractions[:, C.KAGGLE_IDS.index("3.2")]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(yes + no > 0, yes / (yes + no), np.nan)
+
+
+def morphology_metrics(pred: np.ndarray, labels: np.ndarray, bar_votes: np.ndarray | None = None, *,
+                       min_bar_votes: int = 10, bar_threshold: float = 0.5) -> dict:
+    """Agreement of predicted with volunteer vote fractions (both (N, 37) cumulative).
+
+    - ``rmse_per_question``: RMSE over each question's answers, labels that exist only;
+    - ``rmse_all``: the same over all 37;
+    - ``bar_spearman``: Spearman rho of the conditional bar fraction, galaxies whose bar
+      question got at least ``min_bar_votes`` answers (all with a defined fraction if
+      ``bar_votes`` is None);
+    - ``bar_auc``: ROC AUC of the predicted conditional bar fraction for
+      "volunteers' conditional bar fraction >= bar_threshold", same galaxies.
+    """
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from . import columns as C
+
+    pred, labels = np.asarray(pred, float), np.asarray(labels, float)
+    have = np.isfinite(labels)
+    out: dict = {"n": int(len(labels)), "rmse_per_question": {}}
+    for q, sl in C.question_slices().items():
+        h = have[:, sl]
+        if h.any():
+            out["rmse_per_question"][q] = float(np.sqrt(np.mean((pred[:, sl][h] - labels[:, sl][h]) ** 2)))
+    out["rmse_all"] = float(np.sqrt(np.mean((pred[have] - labels[have]) ** 2)))
+    pc, lc = conditional_bar_fraction(pred), conditional_bar_fraction(labels)
+    sel = np.isfinite(pc) & np.isfinite(lc)
+    if bar_votes is not None:
+        sel &= np.asarray(bar_votes, float) >= min_bar_votes
+    out["bar_n"] = int(sel.sum())
+    out["bar_spearman"] = float(spearmanr(pc[sel], lc[sel]).statistic) if sel.sum() > 2 else float("nan")
+    positive = lc[sel] >= bar_threshold
+    out["bar_positives"] = int(positive.sum())
+    out["bar_auc"] = float(roc_auc_score(positive, pc[sel])) if 0 < positive.sum() < sel.sum() else float("nan")
+    return out

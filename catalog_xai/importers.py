@@ -635,7 +635,7 @@ def import_gz2(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHA
                 rel = [posixpath.join(images_dir, f"{i}.jpg") for i in ids]
             extra = [(name, pa.array(np.nan_to_num(counts[:, j]).astype(np.int64), pa.int64(),
                                      mask=~np.isfinite(counts[:, j])))
-                     for j, name in enumerate(f"votes_{a}_count" for a in C.ANSWER_NAMES)]
+                     for j, name in enumerate(C.VOTE_COUNT_COLUMNS)]
             if mapping is not None:
                 extra.append(("asset_id", pa.array([None if a is None else int(a) for a in assets], pa.int64())))
             extra += _passthrough(plan, df, consumed, _passthrough_name)

@@ -27,16 +27,56 @@ from catalog_xai.models import create_model, default_spec  # noqa: E402
 from catalog_xai.training import TrainConfig, evaluate_rmse, frame_for_training, train_model  # noqa: E402
 
 
-def load_labelled(url: str, input_size: int, crop: float):
-    images, labels = [], []
+def vote_weights(counts: np.ndarray) -> np.ndarray:
+    """Per-label weights: the number of volunteers who answered each label's question.
+
+    A fraction from 2 answers is weaker evidence than one from 40 (binomial variance ~1/n);
+    capped at 40 so that a few heavily voted galaxies do not dominate.
+    """
+    w = np.zeros_like(counts, dtype=np.float32)
+    for q, sl in C.question_slices().items():
+        n_q = np.nansum(counts[:, sl], axis=1, keepdims=True)
+        w[:, sl] = np.minimum(n_q, 40.0)
+    return w
+
+
+def load_labelled(url: str, input_size: int, crop: float, framing: str = "native", weight_by_votes: bool = False):
+    """Framed uint8 images, labels (NaN where missing), weights or None, and objids of a survey."""
+    images, labels, counts, objids, r90 = [], [], [], [], []
     for shard in cio.list_shards(url):
         fs, path = cio.filesystem(shard)
-        t = pq.read_table(fs.open(path, "rb"), columns=[C.IMAGE, *C.LABEL_COLUMNS])
+        t = pq.read_table(fs.open(path, "rb"))
+        missing = [c for c in C.LABEL_COLUMNS if c not in t.column_names]
+        if missing:
+            raise SystemExit(f"error: {shard} has no label column(s) {missing[:3]}... (vote_<answer>_fraction)")
         images += t.column(C.IMAGE).to_pylist()
-        labels.append(np.stack([t.column(c).to_numpy() for c in C.LABEL_COLUMNS], 1))
-    x, ok = frame_for_training(images, input_size, crop)
+        objids += t.column(C.OBJID).to_pylist()
+        labels.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.LABEL_COLUMNS], 1).astype(np.float64))
+        if weight_by_votes:
+            if not all(c in t.column_names for c in C.VOTE_COUNT_COLUMNS):
+                raise SystemExit(f"error: --weight-by-votes needs the votes_<answer>_count columns, missing in {shard}")
+            counts.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.VOTE_COUNT_COLUMNS], 1).astype(float))
+        scale = t.column(C.PIXEL_SCALE).to_numpy(zero_copy_only=False) if C.PIXEL_SCALE in t.column_names else None
+        petro = t.column(C.PETRO_R90).to_numpy(zero_copy_only=False) if C.PETRO_R90 in t.column_names else None
+        n = t.num_rows
+        from catalog_xai.units import pixel_scale
+
+        s_ = pixel_scale(np.full(n, np.nan) if scale is None else scale.astype(float),
+                         np.full(n, np.nan) if petro is None else petro.astype(float))
+        r90.append((np.full(n, np.nan) if petro is None else petro.astype(float)) / s_)
+    x, ok = frame_for_training(images, input_size, crop, framing, np.concatenate(r90))
     y = torch.from_numpy(np.concatenate(labels)[ok].astype(np.float32))
-    return x, y
+    w = torch.from_numpy(vote_weights(np.concatenate(counts))[ok]) if weight_by_votes else None
+    return x, y, w, np.asarray(objids)[ok]
+
+
+def holdout_mask(objids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """A deterministic held-out subset chosen by objid (the same galaxies whatever the order)."""
+    if fraction <= 0:
+        return np.zeros(len(objids), bool)
+    h = np.array([int(np.random.SeedSequence([seed, int(o) & 0xFFFFFFFF, int(o) >> 32]).generate_state(1)[0])
+                  for o in objids])
+    return (h % 10_000) < fraction * 10_000
 
 
 def main(argv=None) -> int:
@@ -51,40 +91,66 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--time-limit", type=float, default=float("inf"), help="seconds per model")
+    ap.add_argument("--init", help="start from this ensemble (built-in name or URL): fine-tuning; "
+                                   "its architectures replace --architectures")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--framing", choices=("native", "petrosian", "measured"), default="native",
+                    help="how to frame the training cutouts for the models (see catalog_xai.preprocess.FRAMINGS)")
+    ap.add_argument("--weight-by-votes", action="store_true",
+                    help="weigh each label by the number of volunteers who answered its question")
+    ap.add_argument("--holdout-fraction", type=float, default=0.0,
+                    help="keep this fraction of --train (chosen by objid) out of training, as the test set")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    specs = [default_spec(a) for a in args.architectures]
+    init = cio.load_ensemble(args.init) if args.init else None
+    specs = [m.spec for m in init.models] if init else [default_spec(a) for a in args.architectures]
     geo = {(s.input_size, s.crop_fraction) for s in specs}
     if len(geo) != 1:
         ap.error(f"architectures must share input size and crop to form an ensemble, got {sorted(geo)}")
     size, crop = geo.pop()
     t0 = time.perf_counter()
-    x, y = load_labelled(args.train, size, crop)
-    print(f"training set: {len(x)} galaxies framed to {size}px ({time.perf_counter() - t0:.0f} s)")
-    xt = yt = None
-    if args.test:
-        xt, yt = load_labelled(args.test, size, crop)
-    models, report = [], {"train": args.train, "test": args.test, "n_train": len(x), "models": {}}
+    x, y, w, ids = load_labelled(args.train, size, crop, args.framing, args.weight_by_votes)
+    xt = yt = wt = None
+    held = holdout_mask(ids, args.holdout_fraction, args.seed)
+    if held.any():
+        keep = torch.from_numpy(~held)
+        xt, yt = x[~keep], y[~keep]
+        wt = None if w is None else w[~keep]
+        x, y, w = x[keep], y[keep], None if w is None else w[keep]
+    elif args.test:
+        xt, yt, wt, _ = load_labelled(args.test, size, crop, args.framing, args.weight_by_votes)
+    print(f"training set: {len(x)} galaxies framed to {size}px; test set: {0 if xt is None else len(xt)} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
+              "init": args.init, "framing": args.framing, "weight_by_votes": args.weight_by_votes,
+              "holdout_objids": [int(i) for i in ids[held]], "models": {}}
+    models = []
     for i, spec in enumerate(specs):
         torch.manual_seed(args.seed + i)
         model = create_model(spec)
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed + i, time_limit_s=args.time_limit)
-        res = train_model(model, x, y, cfg)
+        if init:
+            model.load_state_dict(init.models[i].state_dict())
+            model.requires_grad_(True)
+        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed + i,
+                          time_limit_s=args.time_limit, lr=args.lr)
+        res = train_model(model, x, y, cfg, weights=w)
         entry = {"best_val_rmse": res["best_val_rmse"], "history": res["history"]}
         if xt is not None:
             entry["test_rmse"] = evaluate_rmse(model, xt, yt)
         report["models"][spec.architecture] = entry
         models.append(model)
     if xt is not None:
-        with torch.no_grad():
-            preds = torch.stack([torch.sigmoid(m(xt.float() / 255)) for m in models]).mean(0)
-        report["ensemble_test_rmse"] = float(torch.sqrt(((preds - yt) ** 2).mean()))
+        from catalog_xai.training import predict_fractions, rmse
+
+        preds = torch.stack([predict_fractions(m, xt) for m in models]).mean(0)
+        report["ensemble_test_rmse"] = float(rmse(preds, yt))
         report["n_test"] = len(xt)
     manifest = cio.save_ensemble(
-        models, args.output, name=args.name, training_data=f"{args.train} ({len(x)} galaxies)",
+        models, args.output, name=args.name,
+        training_data=f"{args.train} ({len(x)} galaxies{', fine-tuned from ' + args.init if args.init else ''})",
         extra={"metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
                | {"ensemble_test_rmse": report.get("ensemble_test_rmse")}},
     )

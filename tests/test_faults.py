@@ -45,7 +45,7 @@ FAST = ["--n-samples", "2", "--tl", "5", "--batch-size", "4"]
 class Rule:
     """Requests matching ``method`` and the ``path`` regex: let ``after`` through, then act ``times``
     times (None: forever). ``action`` is an HTTP status (answered with S3 error ``code``) or a
-    callable(handler) that deals with the request itself."""
+    callable(handler) that deals with the request itself (returns False to let it through)."""
 
     def __init__(self, method, path, action=500, code="InternalError", times=1, after=0):
         self.methods = {method} if isinstance(method, str) else set(method)
@@ -101,9 +101,12 @@ class FaultProxy:
                     proxy.log.append((self.command, path))
                     rule = next((r for r in proxy.rules if r.take(self.command, path)), None)
                 if rule is not None:
-                    if callable(rule.action):
-                        return rule.action(self)
-                    return self._error(rule.action, rule.code)
+                    if not callable(rule.action):
+                        return self._error(rule.action, rule.code)
+                    if rule.action(self):
+                        return None
+                    with proxy.lock:
+                        rule.injected -= 1  # the action let this one through
                 self._forward(body)
 
             def _error(self, status, code):
@@ -239,15 +242,18 @@ class KillClient:
         self.killed: list[tuple[int, str]] = []
         self.refused: list[str] = []
 
-    def __call__(self, handler):
+    def __call__(self, handler) -> bool:
         pid = _client_pid(handler)
         cmd = _cmdline(pid) if pid else ""
-        if pid and pid != os.getpid() and cmd.startswith("ray::") and self.accept(pid):
-            self.killed.append((pid, cmd))
-            self.kill(pid)
-        else:
+        if not (pid and pid != os.getpid() and cmd.startswith("ray::")):
             self.refused.append(f"pid {pid}: {cmd[:80]}")
-        handler.close_connection = True
+            return False
+        if not self.accept(pid):
+            return False
+        self.killed.append((pid, cmd))
+        self.kill(pid)
+        handler.close_connection = True  # the request dies with its sender: no answer
+        return True
 
     def kill(self, pid):
         os.kill(pid, signal.SIGKILL)
@@ -400,3 +406,152 @@ def test_actor_killed_mid_shard_is_restarted_and_the_shard_retried(ray_session, 
     _check_every_row_once(bucket, s3_endpoint)
     summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
     assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == 3
+
+
+def test_shard_that_kills_its_actor_every_time_is_reported_not_retried_forever(ray_session, survey, s3_endpoint,
+                                                                                tiny_checkpoint):
+    """A poison shard (its actor dies on every attempt, as on an out-of-memory image): bounded retries,
+    then the shard is reported failed and the rest of the survey completes."""
+    from catalog_xai.pipeline import MAX_TASK_RETRIES
+
+    bucket, proxy, opts, fs = survey
+    killer = KillClient()
+    proxy.rules += [Rule("PUT", r"/vac/\.shard-1\.parquet\.tmp-", killer, times=None)]
+    assert classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1")) == 1
+    assert len(killer.killed) == MAX_TASK_RETRIES + 1 and killer.refused == []
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    failed = [r for r in summary["per_shard"] if r["error"]]
+    assert len(summary["per_shard"]) == 3 and len(failed) == 1
+    assert failed[0]["shard"].endswith("/shard-1.parquet") and failed[0]["error"].startswith("lost: ")
+    assert summary["galaxies"] == 5
+
+
+def _local_survey(root: Path, n_shards: int, rows: int) -> int:
+    from catalog_xai.datasets import synthetic_shard_table
+
+    root.mkdir(parents=True)
+    table = synthetic_shard_table(n_shards * rows, seed=11, first_objid=5000)
+    for k in range(n_shards):
+        pq.write_table(table.slice(k * rows, rows), root / f"part-{k}.parquet")
+    return table.num_rows
+
+
+def _env(ray_tmp: str) -> dict:
+    env = dict(os.environ, RAY_TMPDIR=ray_tmp, PYTHONPATH=str(REPO), RAY_DISABLE_USAGE_STATS="1")
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_checkpoint, capsys):
+    survey, out = tmp_path / "survey", tmp_path / "vac"
+    n_rows = _local_survey(survey, n_shards=6, rows=2)
+    ray_tmp = tempfile.mkdtemp(prefix="rd", dir="/tmp")  # short: Ray's socket paths must stay short
+    args = ["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint, "--n-samples", "8",
+            "--tl", "5", "--batch-size", "1", "--max-actors", "1"]
+    log = open(tmp_path / "driver.log", "w")
+    # Its own local Ray ("--address local"), never the session's.
+    proc = subprocess.Popen([sys.executable, str(REPO / "jobs" / "classify_survey.py"), *args, "--address", "local"],
+                            env=_env(ray_tmp), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 150
+        while time.time() < deadline and proc.poll() is None and not list(out.glob("_committed/*.json")):
+            time.sleep(0.05)
+        assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+        assert list(out.glob("_committed/*.json")), "no shard committed in time"
+        os.kill(proc.pid, signal.SIGKILL)  # the driver dies mid-job
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _kill_ray_under(ray_tmp)  # what remains of its Ray (the job's actors included)
+        log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    committed = sorted(p.name[: -len(".json")] for p in out.glob("_committed/*.json"))
+    assert 1 <= len(committed) < 6, f"the kill did not land mid-job: {committed}"
+    mtimes = {name: (out / name).stat().st_mtime_ns for name in committed}
+
+    capsys.readouterr()
+    assert classify_survey.main(args) == 0  # resubmitted (on the session's Ray)
+    text = capsys.readouterr().out
+    assert f"resuming: {len(committed)} of 6 shards already committed" in text
+    for k in range(6):
+        assert (f"part-{k}.parquet: 2 rows" in text) == (f"part-{k}.parquet" not in committed)
+    assert {name: (out / name).stat().st_mtime_ns for name in committed} == mtimes  # not recomputed
+    res = validate_catalogue(str(survey), str(out))
+    assert res["ok"] and res["rows_in"] == res["rows_out"] == n_rows, res["problems"]
+    summary = json.loads((out / "_summary.json").read_text())
+    assert summary["shards_skipped_committed"] == len(committed) and summary["shards_failed"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray(*args, env):
+    subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+
+
+def _node_flags():
+    return ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
+            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
+            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
+            "--object-store-memory", str(200 * 2**20)]
+
+
+def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path, synthetic_table):
+    """Two Ray nodes on 127.0.0.1; the worker node vanishes (raylet and its workers SIGKILLed) while its
+    actor is publishing a shard; the actor is re-created on the head and the job completes."""
+    bucket, proxy, opts, fs = survey
+    for k in range(3, 6):  # six shards in all, so both nodes' actors have work
+        buf = io.BytesIO()
+        pq.write_table(synthetic_table.slice(k, 1).set_column(0, "objid", [[10_000 + k]]), buf)
+        fs.pipe(f"{bucket}/survey/shard-{k}.parquet", buf.getvalue())
+    ray_tmp = tempfile.mkdtemp(prefix="rn", dir="/tmp")
+    env = dict(_env(ray_tmp), RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
+               RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3")
+    port, worker_nm_port = _free_port(), _free_port()
+    log = open(tmp_path / "driver.log", "w")
+    proc = None
+
+    def worker_raylet():
+        for p in filter(str.isdigit, os.listdir("/proc")):
+            cmd = _cmdline(int(p))
+            if "raylet" in cmd.split(" ")[0] and f"--node_manager_port={worker_nm_port}" in cmd:
+                return int(p)
+        return None
+
+    class KillWorkerNode(KillClient):
+        def kill(self, pid):  # the whole node: its raylet and everything under it
+            raylet = worker_raylet()
+            _kill([raylet, *_descendants(raylet)])
+            time.sleep(0.2)
+
+    killer = KillWorkerNode(accept=lambda pid: (r := worker_raylet()) is not None and pid in _descendants(r))
+    proxy.rules += [Rule("PUT", r"/vac/\.shard-\d\.parquet\.tmp-", killer, times=1)]
+    try:
+        _ray("start", "--head", "--port", str(port), "--include-dashboard=false",
+             "--ray-client-server-port", str(_free_port()), "--node-manager-port", str(_free_port()),
+             *_node_flags(), env=env)
+        _ray("start", "--address", f"127.0.0.1:{port}", "--node-manager-port", str(worker_nm_port),
+             *_node_flags(), env=env)
+        assert worker_raylet() is not None
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "jobs" / "classify_survey.py"), *_job(bucket, opts, tiny_checkpoint),
+             "--address", f"127.0.0.1:{port}", "--max-actors", "2", "--cpus-per-actor", "0.5"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        rc = proc.wait(240)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        _kill_ray_under(ray_tmp)
+        log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    text = (tmp_path / "driver.log").read_text()
+    assert len(killer.killed) == 1, text[-3000:]
+    assert rc == 0, text[-3000:]
+    _check_every_row_once(bucket, s3_endpoint, rows=11)
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == 6

@@ -25,9 +25,9 @@ def _png(rgb):
 
 
 def test_measured_r90_is_close_to_the_gz2_framing():
-    sizes = [measure_r90_pixels(_galaxy(s)[1]) for s in range(6)]
+    sizes = [measure_r90_pixels(_galaxy(s)[1]) for s in range(12)]
     assert np.all(np.isfinite(sizes))
-    assert 25 < np.median(sizes) < 80  # R90 is 50 px in a 424-px GZ2 cutout (PSF and noise widen it)
+    assert 35 < np.median(sizes) < 70  # R90 is 50 px in a 424-px GZ2 cutout
     assert np.isnan(measure_r90_pixels(np.zeros((64, 64, 3), np.uint8)))
 
 
@@ -43,7 +43,7 @@ def test_fixed_scale_cutout_reframed_from_petrosian_matches_the_native_view():
     corr = np.corrcoef(native.numpy().ravel(), reframed.numpy().ravel())[0, 1]
     assert corr > 0.97
     # A crop larger than the cutout is padded with empty sky, not stretched.
-    padded = frame_image(small[40:130, 40:130], input_size=64, crop_fraction=0.5, crop_px=crop)
+    padded = frame_image(small[60:110, 60:110], input_size=64, crop_fraction=0.5, crop_px=crop)
     assert padded.shape == (3, 64, 64) and float(padded[:, 0, 0].max()) == 0.0
 
 
