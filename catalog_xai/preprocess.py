@@ -134,10 +134,14 @@ def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_
     """
     size = rgb.shape[0]
     crop = crop_pixels(size, crop_fraction) if crop_px is None else int(crop_px)
-    if crop > size:  # pad with empty sky so the galaxy keeps its place in the frame
+    if crop > size:  # pad with the sky level (border median) so the galaxy keeps its scale in the frame
         pad = (crop - size + 1) // 2
-        rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)))
-        size = rgb.shape[0]
+        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+        sky = np.median(border, axis=0).astype(rgb.dtype)
+        padded = np.empty((size + 2 * pad, size + 2 * pad, 3), rgb.dtype)
+        padded[:] = sky
+        padded[pad : pad + size, pad : pad + size] = rgb
+        rgb, size = padded, padded.shape[0]
     off = (size - crop) // 2
     x = torch.from_numpy(np.ascontiguousarray(rgb[off : off + crop, off : off + crop])).permute(2, 0, 1)
     x = x.float().div_(255.0)

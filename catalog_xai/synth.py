@@ -215,19 +215,21 @@ def _answer_probabilities(t: dict, rng: np.random.Generator) -> dict[str, np.nda
     return p
 
 
-def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None = None) -> np.ndarray:
-    """Volunteers walk the GZ2 tree; return the 37 cumulative vote fractions."""
+def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None = None, return_counts: bool = False):
+    """Volunteers walk the GZ2 tree; return the 37 cumulative vote fractions (and the counts)."""
     n = int(n_volunteers or rng.integers(30, 60))
     probs = _answer_probabilities(t, rng)
     votes: dict[str, np.ndarray] = {}
-    out = []
+    out, all_counts = [], []
     for q in C.GZ2_TREE:
         reached = n if q.parent is None else int(votes[q.parent])
         counts = rng.multinomial(reached, probs[q.name]) if reached else np.zeros(len(q.answers), int)
         for i, cnt in enumerate(counts):
             votes[f"{q.number}.{i + 1}"] = cnt
         out.extend(counts / n)
-    return np.asarray(out, dtype=np.float32)
+        all_counts.extend(counts)
+    fractions = np.asarray(out, dtype=np.float32)
+    return (fractions, np.asarray(all_counts, dtype=np.int32)) if return_counts else fractions
 
 
 def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool = False) -> dict[str, np.ndarray | list]:
@@ -256,10 +258,13 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
         cols[C.PETRO_R90].append(t["petroR90_r"])
         for key in truth_keys:
             cols[f"true_{key}"].append(t[key])
-        votes.append(simulate_votes(t, rng))
+        votes.append(simulate_votes(t, rng, return_counts=True))
     out: dict = {k: (v if k == C.IMAGE else np.asarray(v)) for k, v in cols.items()}
     out[C.OBJID] = out[C.OBJID].astype(np.int64)
-    v = np.stack(votes)
+    v = np.stack([f for f, _ in votes])
+    counts = np.stack([c for _, c in votes])
     for j, name in enumerate(C.LABEL_COLUMNS):
         out[name] = v[:, j]
+    for j, name in enumerate(C.VOTE_COUNT_COLUMNS):
+        out[name] = counts[:, j]
     return out

@@ -29,6 +29,7 @@ from catalog_xai.pipeline import PoolConfig, run_survey  # noqa: E402
 
 DEMO_SURVEY = "runs/demo/survey"
 DEMO_OUTPUT = "runs/demo/vac"
+SAMPLE_SURVEY = str(Path(__file__).resolve().parent.parent / "catalog_xai" / "data" / "sdss_sample")
 
 
 def parse_args(argv=None):
@@ -44,11 +45,14 @@ def parse_args(argv=None):
             d = MethodParams.from_dict({k: v for k, v in json.load(f).items() if k != "comment"})
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     io_ = ap.add_argument_group("data")
-    io_.add_argument("--input", help="survey prefix or shard (local path or fsspec URL); "
-                     f"default: generate a sample survey at {DEMO_SURVEY}")
+    io_.add_argument("--input", help="survey prefix or shard (local path or fsspec URL); default: the demo survey")
+    io_.add_argument("--demo", choices=("sdss", "synthetic"), default="sdss",
+                     help="with no --input: sdss = 36 real SDSS galaxies shipped with the package (framed from "
+                          f"their measured size); synthetic = generate a survey at {DEMO_SURVEY}")
     io_.add_argument("--output", help=f"catalogue prefix (default with no --input: {DEMO_OUTPUT})")
-    io_.add_argument("--checkpoint", default=cio.DEFAULT_CHECKPOINT,
-                     help=f"ensemble: built-in name {cio.BUILTIN_CHECKPOINTS} or a directory URL with manifest.json")
+    io_.add_argument("--checkpoint", default=None,
+                     help=f"ensemble: built-in name {cio.BUILTIN_CHECKPOINTS} or a directory URL with manifest.json "
+                          f"(default {cio.DEFAULT_CHECKPOINT}; synthetic-small for --demo synthetic)")
     io_.add_argument("--storage-options", default="{}", type=json.loads,
                      help='JSON fsspec options without secrets, e.g. \'{"endpoint_url": "http://..."}\'')
     io_.add_argument("--demo-galaxies", type=int, default=32, help="size of the generated sample survey")
@@ -65,9 +69,10 @@ def parse_args(argv=None):
     m.add_argument("--linearity", choices=LINEARITY_CRITERIA, default=d.linearity)
     m.add_argument("--ensemble-method", choices=ENSEMBLE_METHODS, default=d.ensemble_method,
                    help="maps: average the maps (paper iv); lengths: average the lengths (paper v)")
-    m.add_argument("--framing", choices=FRAMINGS, default=d.framing,
+    m.add_argument("--framing", choices=FRAMINGS, default=None,
                    help="native: cutouts already in the models' (GZ2) framing; petrosian: reframe from petroR90_r; "
-                        "measured: reframe from a size measured on each image")
+                        f"measured: reframe from a size measured on each image (default {d.framing}; "
+                        "measured for the SDSS demo)")
     m.add_argument("--cosmology", default=d.cosmology, help="astropy realization name")
     m.add_argument("--kpc-h", action=argparse.BooleanOptionalAction, default=d.kpc_h,
                    help="also write bar_length_kpc_h (h^-1 kpc)")
@@ -90,6 +95,11 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    demo = args.input is None
+    if args.framing is None:
+        args.framing = "measured" if demo and args.demo == "sdss" else MethodParams().framing
+    if args.checkpoint is None:
+        args.checkpoint = "synthetic-small" if demo and args.demo == "synthetic" else cio.DEFAULT_CHECKPOINT
     try:
         params = MethodParams(
             n_samples=args.n_samples, noise_level=args.noise_level, multiply_by_input=args.x_input, tc=args.tc,
@@ -105,7 +115,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ray.init(address=args.address, logging_level="WARNING", ignore_reinit_error=True)
     input_url, output_url = args.input, args.output
-    if input_url is None:
+    if demo and args.demo == "sdss":
+        input_url, output_url = SAMPLE_SURVEY, output_url or DEMO_OUTPUT
+        print(f"no --input: the shipped sample of 36 real SDSS galaxies ({input_url}; see its README.md)")
+    elif demo:
         from catalog_xai.datasets import generate_survey
 
         input_url, output_url = DEMO_SURVEY, output_url or DEMO_OUTPUT

@@ -90,7 +90,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
 
 def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    rc = classify_survey.main(["--demo-galaxies", "4", "--n-samples", "8"])
+    rc = classify_survey.main(["--demo", "synthetic", "--demo-galaxies", "4", "--n-samples", "8"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "runs/demo/vac" in out and "galaxies:        4" in out

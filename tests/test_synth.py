@@ -10,6 +10,8 @@ def test_votes_are_cumulative_down_the_tree():
     for _ in range(50):
         t = synth.sample_truth(rng)
         v = synth.simulate_votes(t, rng)
+        f2, counts = synth.simulate_votes(t, np.random.default_rng(0), return_counts=True)
+        assert counts.sum() >= 0 and f2.shape == (37,)
         sl = C.question_slices()
         for q in C.GZ2_TREE:
             total = v[sl[q.name]].sum()

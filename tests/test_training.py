@@ -34,3 +34,30 @@ def test_training_reduces_loss_on_a_learnable_task():
     res = train_model(model, x, y, TrainConfig(epochs=8, batch_size=16, seed=0, max_shift=0.0), log=lambda m: None)
     h = res["history"]
     assert h["val_rmse"][-1] < h["val_rmse"][0] and math.isfinite(res["best_val_rmse"])
+
+
+def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensemble):
+    import json
+    import sys
+    from pathlib import Path
+
+    from catalog_xai import io as cio
+    from catalog_xai.datasets import generate_survey
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
+    import train_ensemble
+
+    generate_survey(str(tmp_path / "s"), n_galaxies=16, shard_size=8, seed=8)
+    cio.save_ensemble(tiny_ensemble.models, str(tmp_path / "init"), name="tiny", training_data="none")
+    rc = train_ensemble.main(["--train", str(tmp_path / "s"), "--init", str(tmp_path / "init"), "--output",
+                              str(tmp_path / "ft"), "--epochs", "2", "--batch-size", "4", "--weight-by-votes",
+                              "--holdout-fraction", "0.25", "--lr", "3e-4", "--name", "ft-test"])
+    assert rc == 0
+    log = json.loads((tmp_path / "ft" / "training_log.json").read_text())
+    assert log["n_train"] + log["n_test"] == 16 and log["n_test"] == len(log["holdout_objids"]) > 0
+    assert log["weight_by_votes"] and log["init"].endswith("init")
+    ft = cio.load_ensemble(str(tmp_path / "ft"))
+    assert ft.manifest["name"] == "ft-test" and "fine-tuned from" in ft.manifest["training_data"]
+    before = tiny_ensemble.models[0].state_dict()["head.weight"]
+    assert not torch.equal(ft.models[0].state_dict()["head.weight"], before)  # it trained
+    assert ft.spec.input_size == 48  # kept the initial ensemble's architecture and framing
