@@ -30,8 +30,8 @@ from .models import ModelSpec, create_model
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "catalog_xai-ensemble/1"
 #: Ensembles that ship inside the package, by name.
-BUILTIN_CHECKPOINTS = ("synthetic-small",)
-DEFAULT_CHECKPOINT = "synthetic-small"
+BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small")
+DEFAULT_CHECKPOINT = "sdss-finetuned"
 
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ On a cluster:
         --input s3://bucket/survey/ --output s3://bucket/vac/
 
 On a laptop (starts a local Ray; with no --input it generates a small sample survey):
-    python jobs/classify_survey.py --output ./runs/demo/vac
+    python jobs/classify_survey.py
 
 Every method parameter defaults to the value of Bhambra, Joachimi & Lahav (2022).
 """
@@ -28,7 +28,7 @@ from catalog_xai.bars import LINEARITY_CRITERIA  # noqa: E402
 from catalog_xai.pipeline import PoolConfig, run_survey  # noqa: E402
 
 DEMO_SURVEY = "runs/demo/survey"
-DEMO_OUTPUT = "runs/demo/vac"
+DEMO_OUTPUT = "runs/demo/vac-{demo}"
 SAMPLE_SURVEY = str(Path(__file__).resolve().parent.parent / "catalog_xai" / "data" / "sdss_sample")
 
 
@@ -49,7 +49,8 @@ def parse_args(argv=None):
     io_.add_argument("--demo", choices=("sdss", "synthetic"), default="sdss",
                      help="with no --input: sdss = 36 real SDSS galaxies shipped with the package (framed from "
                           f"their measured size); synthetic = generate a survey at {DEMO_SURVEY}")
-    io_.add_argument("--output", help=f"catalogue prefix (default with no --input: {DEMO_OUTPUT})")
+    io_.add_argument("--output", help=f"catalogue prefix (default with no --input: {DEMO_OUTPUT.format(demo='sdss')} "
+                                      "or ...-synthetic)")
     io_.add_argument("--checkpoint", default=None,
                      help=f"ensemble: built-in name {cio.BUILTIN_CHECKPOINTS} or a directory URL with manifest.json "
                           f"(default {cio.DEFAULT_CHECKPOINT}; synthetic-small for --demo synthetic)")
@@ -116,12 +117,12 @@ def main(argv=None) -> int:
     ray.init(address=args.address, logging_level="WARNING", ignore_reinit_error=True)
     input_url, output_url = args.input, args.output
     if demo and args.demo == "sdss":
-        input_url, output_url = SAMPLE_SURVEY, output_url or DEMO_OUTPUT
+        input_url, output_url = SAMPLE_SURVEY, output_url or DEMO_OUTPUT.format(demo=args.demo)
         print(f"no --input: the shipped sample of 36 real SDSS galaxies ({input_url}; see its README.md)")
     elif demo:
         from catalog_xai.datasets import generate_survey
 
-        input_url, output_url = DEMO_SURVEY, output_url or DEMO_OUTPUT
+        input_url, output_url = DEMO_SURVEY, output_url or DEMO_OUTPUT.format(demo=args.demo)
         print(f"no --input: generating a sample survey of {args.demo_galaxies} synthetic galaxies at {input_url}")
         generate_survey(input_url, n_galaxies=args.demo_galaxies, shard_size=max(1, args.demo_galaxies // 2), seed=12345)
     if output_url is None:

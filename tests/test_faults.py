@@ -456,7 +456,7 @@ def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_chec
     survey, out = tmp_path / "survey", tmp_path / "vac"
     n_rows = _local_survey(survey, n_shards=10, rows=1)
     ray_tmp = tempfile.mkdtemp(prefix="rd", dir="/tmp")  # short: Ray's socket paths must stay short
-    args = ["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint, "--n-samples", "8",
+    args = ["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint, "--n-samples", "4",
             "--tl", "5", "--batch-size", "1", "--max-actors", "1"]
     log = open(tmp_path / "driver.log", "w")
     ray_procs: list[int] = []

@@ -93,8 +93,8 @@ def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monk
     rc = classify_survey.main(["--demo", "synthetic", "--demo-galaxies", "4", "--n-samples", "8"])
     assert rc == 0
     out = capsys.readouterr().out
-    assert "runs/demo/vac" in out and "galaxies:        4" in out
-    table = pq.read_table(tmp_path / "runs/demo/vac")
+    assert "runs/demo/vac-synthetic" in out and "galaxies:        4" in out
+    table = pq.read_table(tmp_path / "runs/demo/vac-synthetic")
     assert table.num_rows == 4 and set(table.column(C.STATUS).to_pylist()) == {"ok"}
     assert np.all(np.asarray(table.column(C.BAR_LENGTH_KPC)) > 0)
 
