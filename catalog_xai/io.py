@@ -507,3 +507,32 @@ def claim_output(output_url: str, job: dict, *, overwrite: bool = False, storage
             fs.rm(join(path, COMMITS), recursive=True)
     write_json(job, join(output_url, JOB_MANIFEST), storage_options)
     return False
+
+
+def read_survey(url: str, columns: list[str] | None = None, storage_options: dict | None = None):
+    """Every shard under ``url`` as one Arrow table (for jobs that need a whole, small survey)."""
+    tables = []
+    for shard in list_shards(url, storage_options):
+        fs, path = filesystem(shard, storage_options)
+        with fs.open(path, "rb") as f:
+            tables.append(pq.read_table(f, columns=columns))
+    if not tables:
+        raise FileNotFoundError(f"no .parquet shards under {url}")
+    return pa.concat_tables(tables, promote_options="default")
+
+
+#: Option names that would carry a secret; credentials belong in the environment or the provider chain.
+_SECRET_OPTION = re.compile(r"(secret|password|passwd|token|credential|private|(^|_)key$|^key$)", re.I)
+
+
+def check_storage_options(options: dict) -> dict:
+    """Refuse storage options that carry credentials, so none reaches logs, summaries or provenance."""
+    def walk(d, where=""):
+        for k, v in d.items():
+            if _SECRET_OPTION.search(str(k)):
+                raise ValueError(f"storage option {where}{k!r} looks like a credential: pass credentials through "
+                                 "the environment or the provider chain, never as options")
+            if isinstance(v, dict):
+                walk(v, f"{where}{k}.")
+    walk(options or {})
+    return options

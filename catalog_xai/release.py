@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import __version__
 from . import columns as C
@@ -19,14 +18,7 @@ _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemb
 
 
 def _read_all(output_url: str, storage_options=None) -> pa.Table:
-    tables = []
-    for shard in cio.list_shards(output_url, storage_options):
-        fs, path = cio.filesystem(shard, storage_options)
-        with fs.open(path, "rb") as f:
-            tables.append(pq.read_table(f))
-    if not tables:
-        raise ValueError(f"no catalogue shards under {output_url}")
-    return pa.concat_tables(tables, promote_options="default").replace_schema_metadata(None)
+    return cio.read_survey(output_url, storage_options=storage_options).replace_schema_metadata(None)
 
 
 def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:

@@ -128,7 +128,11 @@ def main(argv=None) -> int:
     if output_url is None:
         print("error: --output is required with --input", file=sys.stderr)
         return 2
-    so = args.storage_options
+    try:
+        so = cio.check_storage_options(args.storage_options)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     shards = cio.list_shards(input_url, so)
     if not shards:
         print(f"error: no .parquet shards under {input_url}", file=sys.stderr)

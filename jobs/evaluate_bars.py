@@ -15,8 +15,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 from catalog_xai import columns as C  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
@@ -31,11 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--where", default="true_has_bar", help="boolean column selecting the galaxies to compare")
     ap.add_argument("--output", help="write the metrics as JSON here")
     args = ap.parse_args(argv)
-    tables = []
-    for shard in cio.list_shards(args.catalogue):
-        fs, path = cio.filesystem(shard)
-        tables.append(pq.read_table(fs.open(path, "rb")))
-    t = pa.concat_tables(tables).to_pandas()
+    t = cio.read_survey(args.catalogue).to_pandas()
     if args.where and args.where in t:
         t = t[t[args.where].astype(bool)]
     res = {"catalogue": args.catalogue, "measured": args.measured, "reference": args.reference,

@@ -20,8 +20,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from catalog_xai import columns as C  # noqa: E402
@@ -44,11 +42,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.manual_seed(0)
 
-    tables = []
-    for shard in cio.list_shards(args.survey):
-        fs, path = cio.filesystem(shard)
-        tables.append(pq.read_table(fs.open(path, "rb")))
-    t = pa.concat_tables(tables).to_pandas()
+    t = cio.read_survey(args.survey).to_pandas()
     if args.holdout_from:
         held = set(json.loads(Path(args.holdout_from).read_text())["holdout_objids"])
         t = t[t[C.OBJID].isin(held)]

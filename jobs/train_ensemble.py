@@ -151,7 +151,9 @@ def main(argv=None) -> int:
     manifest = cio.save_ensemble(
         models, args.output, name=args.name,
         training_data=f"{args.train} ({len(x)} galaxies{', fine-tuned from ' + args.init if args.init else ''})",
-        extra={"metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
+        extra={"framing": {"expects": "GZ2: the model sees the central crop_fraction of a frame 8.48 x petroR90_r across",
+                           "training_images_framed_with": args.framing},
+               "metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
                | {"ensemble_test_rmse": report.get("ensemble_test_rmse")}},
     )
     cio.write_json(report, cio.join(args.output, "training_log.json"))

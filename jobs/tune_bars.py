@@ -23,8 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from catalog_xai import columns as C  # noqa: E402
@@ -36,11 +34,7 @@ from catalog_xai.saliency import galaxy_seeds, smoothgrad  # noqa: E402
 
 
 def load(url, reference, where, limit):
-    tables = []
-    for shard in cio.list_shards(url):
-        fs, path = cio.filesystem(shard)
-        tables.append(pq.read_table(fs.open(path, "rb")))
-    t = pa.concat_tables(tables).to_pandas()
+    t = cio.read_survey(url).to_pandas()
     if where and where in t:
         t = t[t[where].astype(bool)]
     t = t[np.isfinite(t[reference].astype(float))]

@@ -3,12 +3,11 @@
 import io
 
 import numpy as np
-import torch
 from PIL import Image
 
 from catalog_xai import synth
 from catalog_xai.catalogue import MethodParams, run_ensemble
-from catalog_xai.preprocess import decode_image, frame_image, gz2_crop_pixels, measure_r90_pixels
+from catalog_xai.preprocess import frame_image, gz2_crop_pixels, measure_r90_pixels
 
 
 def _galaxy(seed=2):

@@ -81,3 +81,10 @@ def test_validator_catches_missing_rows_duplicates_and_units(tmp_path, synthetic
         C.output_schema().get_field_index(C.BAR_LENGTH_KPC),
         pa.field(C.BAR_LENGTH_KPC, pa.float32(), metadata={"unit": "Mpc"}))
     assert any("unit 'Mpc'" in p for p in check_schema(wrong_unit, "x"))
+
+
+def test_credentials_are_refused_as_storage_options():
+    assert cio.check_storage_options({"endpoint_url": "http://x", "client_kwargs": {"region_name": "eu"}})
+    for bad in ({"secret": "s"}, {"key": "AKIA"}, {"client_kwargs": {"aws_secret_access_key": "s"}}, {"token": "t"}):
+        with pytest.raises(ValueError, match="looks like a credential"):
+            cio.check_storage_options(bad)

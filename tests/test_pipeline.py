@@ -161,3 +161,14 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
     for line in (tmp_path / "release" / "SHA256SUMS").read_text().split("\n")[:-1]:
         digest, fname = line.split()
         assert hashlib.sha256((tmp_path / "release" / fname).read_bytes()).hexdigest() == digest
+
+
+def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert classify_survey.main(["--n-samples", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "36 real SDSS galaxies" in out and "sdss-finetuned" in out
+    t = pq.read_table(tmp_path / "runs/demo/vac-sdss").to_pandas()
+    assert len(t) == 36 and t["vote_bar_yes_fraction"].notna().all()  # the volunteers' votes ride along
+    assert set(t[C.STATUS]) == {"no redshift: kpc not computed"}  # the sample has no redshifts
+    assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].isna().all()
