@@ -172,3 +172,21 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     assert len(t) == 36 and t["vote_bar_yes_fraction"].notna().all()  # the volunteers' votes ride along
     assert set(t[C.STATUS]) == {"no redshift: kpc not computed"}  # the sample has no redshifts
     assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].isna().all()
+
+
+def test_empty_shard_and_duplicated_objids_keep_every_row(ray_session, tmp_path, synthetic_table, tiny_checkpoint):
+    survey, out = tmp_path / "survey", tmp_path / "vac"
+    survey.mkdir()
+    pq.write_table(synthetic_table.slice(0, 0), survey / "empty.parquet")
+    dup = pa.concat_tables([synthetic_table.slice(0, 2), synthetic_table.slice(0, 1)])  # objid repeated within
+    pq.write_table(dup, survey / "dup.parquet")
+    pq.write_table(synthetic_table.slice(1, 1), survey / "dup_across.parquet")  # and across shards
+    rc = classify_survey.main(["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint,
+                               "--n-samples", "2", "--tl", "5"])
+    assert rc == 0
+    assert pq.read_table(out / "empty.parquet").num_rows == 0
+    d = pq.read_table(out / "dup.parquet").column(C.OBJID).to_pylist()
+    assert d == dup.column(C.OBJID).to_pylist()  # nothing dropped, nothing merged
+    res = validate_catalogue(str(survey), str(out))
+    assert res["rows_in"] == res["rows_out"] == 4
+    assert any("duplicated objid" in p for p in res["problems"]) and any("appears in" in p for p in res["problems"])
