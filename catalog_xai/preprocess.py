@@ -38,7 +38,7 @@ def decode_image(data: bytes | None) -> np.ndarray:
                 arr = np.asarray(im, dtype=np.float64)
                 lo, hi = np.nanmin(arr), np.nanmax(arr)
                 im = Image.fromarray(((arr - lo) / max(hi - lo, 1e-12) * 255).astype(np.uint8))
-            rgb = np.asarray(im.convert("RGB"))
+            rgb = np.array(im.convert("RGB"))  # a writable copy
     except ImageError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
