@@ -238,6 +238,13 @@ def filesystem(url: str, storage_options: dict | None = None) -> tuple[fsspec.Ab
     return fs, path
 
 
+def absolute(url: str) -> str:
+    """Local paths made absolute (Ray workers do not share the driver's working directory)."""
+    import os
+
+    return url if "://" in url else os.path.abspath(os.path.expanduser(url))
+
+
 def join(prefix: str, *parts: str) -> str:
     return posixpath.join(prefix.rstrip("/"), *parts)
 

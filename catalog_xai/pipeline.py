@@ -27,7 +27,8 @@ import numpy as np
 from . import io as cio
 from .catalogue import MethodParams
 
-SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "seconds", "error", "actor_peak_rss_mb")
+SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "statuses", "seconds", "error",
+                "actor_peak_rss_mb")
 #: Times a shard is re-run after the actor running it died (then it is reported failed).
 MAX_TASK_RETRIES = 3
 #: Actors in a row that may die while loading the ensemble before the survey is abandoned.
@@ -69,7 +70,7 @@ class ShardClassifier:
             try:
                 rows.append(process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology, **self.kw))
             except Exception as err:  # a bad shard is reported, never fatal to the survey
-                rows.append(dict(shard=str(shard), output="", rows_in=-1, rows_out=0, rows_not_ok=0, seconds=0.0,
+                rows.append(dict(shard=str(shard), output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
                                  error=f"{type(err).__name__}: {err}"))
             rows[-1]["actor_peak_rss_mb"] = _peak_rss_mb()
         return {k: np.array([r[k] for r in rows]) for k in SUMMARY_KEYS}
@@ -139,7 +140,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
             on_shard(row, len(results), len(shards), time.perf_counter() - t0)
     for shard in shards:  # dropped by Ray Data: its actor died on every attempt
         if shard not in results:
-            row = dict(shard=shard, output="", rows_in=-1, rows_out=0, rows_not_ok=0, seconds=0.0,
+            row = dict(shard=shard, output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
                        error=f"lost: the actor processing this shard died {MAX_TASK_RETRIES + 1} times "
                              "(killed, out of memory or its node gone); resubmit the job to retry it",
                        actor_peak_rss_mb=0.0)

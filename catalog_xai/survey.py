@@ -6,7 +6,9 @@ no Ray here, so a shard can be processed (and tested) in any single process.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -101,6 +103,7 @@ def process_shard(
         "rows_in": pf.metadata.num_rows,
         "rows_out": table.num_rows,
         "rows_not_ok": sum(s != C.STATUS_OK for s in status),
+        "statuses": json.dumps(Counter(s for s in status if s != C.STATUS_OK)),
         "seconds": time.perf_counter() - t0,
         "error": "",
     }

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -114,7 +116,13 @@ def main(argv=None) -> int:
     import ray
 
     t0 = time.perf_counter()
-    ray.init(address=args.address, logging_level="WARNING", ignore_reinit_error=True)
+    runtime_env = None
+    if args.address is None and not os.environ.get("RAY_ADDRESS"):
+        # A local Ray started here: let its workers import this checkout even when it is not
+        # pip-installed (under `ray job submit --working-dir .` the working dir does this).
+        root = str(Path(__file__).resolve().parent.parent)
+        runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}}
+    ray.init(address=args.address, logging_level="WARNING", ignore_reinit_error=True, runtime_env=runtime_env)
     input_url, output_url = args.input, args.output
     if demo and args.demo == "sdss":
         input_url, output_url = SAMPLE_SURVEY, output_url or DEMO_OUTPUT.format(demo=args.demo)
@@ -128,6 +136,9 @@ def main(argv=None) -> int:
     if output_url is None:
         print("error: --output is required with --input", file=sys.stderr)
         return 2
+    input_url, output_url = cio.absolute(input_url), cio.absolute(output_url)
+    if args.checkpoint not in cio.BUILTIN_CHECKPOINTS:
+        args.checkpoint = cio.absolute(args.checkpoint)
     try:
         so = cio.check_storage_options(args.storage_options)
     except ValueError as err:
@@ -180,6 +191,7 @@ def main(argv=None) -> int:
         "params": params.to_dict(), "config_hash": job_hash, "shards": len(all_shards),
         "shards_skipped_committed": len(all_shards) - len(shards), "shards_failed": len(failed),
         "galaxies": n_rows, "rows_not_ok": sum(r["rows_not_ok"] for r in results),
+        "statuses": sum((Counter(json.loads(r["statuses"])) for r in results), Counter()),
         "wall_seconds": wall, "galaxies_per_second": n_rows / wall if wall else 0.0,
         "per_shard": results,
     }
@@ -188,6 +200,8 @@ def main(argv=None) -> int:
     print(f"galaxies:        {n_rows} in {len(shards) - len(failed)}/{len(shards)} shards processed now"
           + (f" ({len(all_shards) - len(shards)} committed earlier)" if len(all_shards) > len(shards) else ""))
     print(f"rows not ok:     {summary['rows_not_ok']} (see the 'status' column)")
+    for reason, count in summary["statuses"].most_common(5):
+        print(f"  {count:>8}  {reason}")
     for r in failed:
         print(f"failed shard:    {r['shard']}: {r['error']}")
     print(f"time:            {wall:.1f} s ({summary['galaxies_per_second']:.2f} galaxies/s)")
