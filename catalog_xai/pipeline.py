@@ -1,7 +1,7 @@
 """The Ray layer: a pool of actors, each holding the ensemble, over the survey's shards.
 
 Ray Data hands out shards (one row each) to an autoscaling actor pool
-(``concurrency=(min, max)``, one GPU per actor where there are GPUs); each actor
+(``ActorPoolStrategy(min_size, max_size)``, one GPU per actor where there are GPUs); each actor
 streams its shard through :func:`catalog_xai.survey.process_shard` and publishes one
 catalogue shard.  Shard-sized units keep every output file whole and named after its
 input, and keep an actor's memory independent of the survey's size.
