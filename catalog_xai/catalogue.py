@@ -17,10 +17,9 @@ import torch
 from . import bars, saliency, units
 from . import columns as C
 from .ensemble import Ensemble
-from .preprocess import FRAMINGS, ImageError, decode_image, frame_image, framing_crop
+from .preprocess import FRAMINGS, ImageError, decode_image, frame_galaxy
 
 ENSEMBLE_METHODS = ("maps", "lengths")  # paper §4.5 methods (iv) and (v)
-
 
 
 @dataclass(frozen=True)
@@ -110,12 +109,12 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     tensors, ok_rows, crops = [], [], []
     for i, data in enumerate(image):
         try:
-            rgb = decode_image(data)
-            crop = framing_crop(rgb, spec.crop_fraction, params.framing, r90_pix[i])
+            x, crop = frame_galaxy(decode_image(data), input_size=spec.input_size, crop_fraction=spec.crop_fraction,
+                                   framing=params.framing, r90_pix=r90_pix[i])
         except ImageError as err:
             reasons[i].append(str(err))
             continue
-        tensors.append(frame_image(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction, crop_px=crop))
+        tensors.append(x)
         ok_rows.append(i)
         crops.append(crop)
 

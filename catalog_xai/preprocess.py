@@ -150,6 +150,17 @@ def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_
     return x.clamp_(0.0, 1.0)
 
 
+def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, framing: str = "native",
+                 r90_pix: float = float("nan")) -> tuple[torch.Tensor, int]:
+    """Frame a decoded cutout for a model (see FRAMINGS).
+
+    Returns the (3, input_size, input_size) tensor and the side of the crop in original
+    pixels, which converts map pixels back to the cutout's pixels.
+    """
+    crop = framing_crop(rgb, crop_fraction, framing, r90_pix)
+    return frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop), crop
+
+
 def greyscale(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) -> (B, H, W) luminance-like mean, in [0, 1]."""
     return x.mean(dim=1)

@@ -135,15 +135,14 @@ def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor,
 def frame_for_training(images: list[bytes], input_size: int, crop_fraction: float, framing: str = "native",
                        r90_pix=None) -> tuple[torch.Tensor, np.ndarray]:
     """Decode and frame encoded cutouts into uint8 (N, 3, S, S); returns (images, usable mask)."""
-    from .preprocess import ImageError, decode_image, frame_image, framing_crop
+    from .preprocess import ImageError, decode_image, frame_galaxy
 
     out, ok = [], np.zeros(len(images), bool)
     for i, data in enumerate(images):
         try:
-            rgb = decode_image(data)
             r90 = float("nan") if r90_pix is None else float(r90_pix[i])
-            crop = framing_crop(rgb, crop_fraction, framing, r90)
-            x = frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop)
+            x, _ = frame_galaxy(decode_image(data), input_size=input_size, crop_fraction=crop_fraction,
+                                framing=framing, r90_pix=r90)
         except ImageError:
             continue
         out.append((x * 255 + 0.5).to(torch.uint8))

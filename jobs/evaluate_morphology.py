@@ -95,15 +95,16 @@ def _figure(ens, rows, params, path):
     inf = run_ensemble(ens, objid=rows[C.OBJID].tolist(), image=rows[C.IMAGE].tolist(), params=params,
                        pixel_scale_arcsec=rows[C.PIXEL_SCALE].tolist() if C.PIXEL_SCALE in rows else None,
                        petro_r90=rows[C.PETRO_R90].tolist() if C.PETRO_R90 in rows else None)
-    from catalog_xai.preprocess import decode_image, frame_image, framing_crop
+    from catalog_xai.preprocess import decode_image, frame_image
 
+    size = ens.spec.input_size
     imgs, maps, thr = [], inf.maps.mean(0), []
     for k, i in enumerate(inf.ok_rows):
-        rgb = decode_image(rows[C.IMAGE].iloc[i])
-        crop = framing_crop(rgb, ens.spec.crop_fraction, params.framing)
-        imgs.append(frame_image(rgb, input_size=ens.spec.input_size, crop_fraction=ens.spec.crop_fraction,
+        # The same crop the maps were computed on (map_to_original = crop side / input size).
+        crop = int(round(inf.map_to_original[i] * size))
+        imgs.append(frame_image(decode_image(rows[C.IMAGE].iloc[i]), input_size=size, crop_fraction=ens.spec.crop_fraction,
                                 crop_px=crop).permute(1, 2, 0).numpy())
-        thr.append(bars.measure_bar(maps[k], tc=params.tc, tl=params.tl).threshold)
+        thr.append(bars.measure_bar(maps[k], tc=params.tc, tl=params.tl, criterion=params.linearity).threshold)
     fig = figures.saliency_panels(np.stack(imgs), maps, thr, [f"objid {o}" for o in rows[C.OBJID].iloc[inf.ok_rows]])
     fig.savefig(path, dpi=110)
 
