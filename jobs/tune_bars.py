@@ -29,7 +29,7 @@ from catalog_xai import columns as C  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
 from catalog_xai import tuning  # noqa: E402
 from catalog_xai.evaluation import compare_lengths  # noqa: E402
-from catalog_xai.preprocess import ImageError, crop_pixels, decode_image, frame_image, greyscale  # noqa: E402
+from catalog_xai.preprocess import ImageError, decode_image, frame_galaxy, greyscale  # noqa: E402
 from catalog_xai.saliency import galaxy_seeds, smoothgrad  # noqa: E402
 
 
@@ -76,12 +76,12 @@ def main(argv=None) -> int:
     imgs, keep, to_orig = [], [], []
     for i, b in enumerate(t[C.IMAGE]):
         try:
-            rgb = decode_image(b)
+            x, crop = frame_galaxy(decode_image(b), input_size=spec.input_size, crop_fraction=spec.crop_fraction)
         except ImageError:
             continue
-        imgs.append(frame_image(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction))
+        imgs.append(x)
         keep.append(i)
-        to_orig.append(crop_pixels(rgb.shape[0], spec.crop_fraction) / spec.input_size)
+        to_orig.append(crop / spec.input_size)
     t = t.iloc[keep]
     x = torch.stack(imgs)
     grey = greyscale(x).numpy()
