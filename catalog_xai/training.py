@@ -66,70 +66,142 @@ def rmse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None =
 
 
 @torch.no_grad()
-@torch.no_grad()
-def predict_fractions(model: GalaxyNet, images_u8: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def predict_fractions(model: GalaxyNet, images_u8: torch.Tensor, batch_size: int = 256,
+                      device: str | torch.device = "cpu") -> torch.Tensor:
     model.eval()
-    return torch.cat([torch.sigmoid(model(images_u8[i : i + batch_size].float().div_(255)))
+    return torch.cat([torch.sigmoid(model(images_u8[i : i + batch_size].to(device).float().div_(255))).cpu()
                       for i in range(0, len(images_u8), batch_size)])
 
 
 def evaluate_rmse(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 256,
-                  weights: torch.Tensor | None = None) -> float:
+                  weights: torch.Tensor | None = None, device: str | torch.device = "cpu") -> float:
     """(Weighted) RMSE of the model's vote fractions over the existing labels of an image set."""
-    return float(rmse(predict_fractions(model, images_u8, batch_size), labels, weights))
+    return float(rmse(predict_fractions(model, images_u8, batch_size, device), labels, weights))
 
 
-def train_model(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, log=print,
-                weights: torch.Tensor | None = None) -> dict:
+def _dist():
+    """(rank, world size) of the torch.distributed group, or (0, 1) outside one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _from_rank0(values: list[float], device) -> list[float]:
+    """Rank 0's values on every worker, so that data-parallel workers take the same decisions.
+
+    Validation RMSE differs in the last digits between workers (BatchNorm running statistics
+    are local), and so does the clock: deciding on rank 0's numbers keeps the learning-rate
+    schedule and early stopping in step, and a worker that stopped alone would hang the others.
+    """
+    rank, world = _dist()
+    if world == 1:
+        return values
+    import torch.distributed as dist
+
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return t.tolist()
+
+
+def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, log=print,
+                weights: torch.Tensor | None = None, resume: dict | None = None, on_epoch=None,
+                device: str | torch.device = "cpu") -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
     with NaN where a label does not exist; ``weights`` (N, K) optional, see ``rmse``.
+
+    Resumable: after every epoch ``on_epoch(state)`` receives the whole training state
+    (weights, optimiser, schedule, random generators, curves); passing that state back as
+    ``resume`` continues exactly where it stopped (same weights as an uninterrupted run).
+    Data-parallel: inside a torch.distributed group (Ray Train), ``model`` is the DDP-wrapped
+    model and each worker trains on its share of every global batch of ``cfg.batch_size``.
     """
+    rank, world = _dist()
+    net = getattr(model, "module", model)  # the bare network under a DDP wrapper
+    # One generator shared by all workers (split and order), one per worker (augmentation).
     gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    aug_gen = torch.Generator(device=torch.device(device)).manual_seed(cfg.seed * 1000 + 7 + rank)
     n = len(images_u8)
     perm = torch.randperm(n, generator=gen)
     n_val = max(1, int(round(cfg.val_fraction * n)))
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.plateau_patience)
-    best, best_state, stale = float("inf"), None, 0
+    best, best_state, stale, start = float("inf"), None, 0, 0
     history = {"epoch": [], "train_rmse": [], "val_rmse": [], "lr": [], "seconds": []}
-    t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
+    spent = 0.0  # training seconds before this (resumed) run
+    if resume is not None:
+        net.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        gen.set_state(resume["gen"])
+        if resume.get("aug_gen") is not None and world == resume.get("world_size", 1):
+            aug_gen.set_state(resume["aug_gen"].to(aug_gen.get_state().device))
+        best, stale, start = resume["best"], resume["stale"], resume["epoch"]
+        best_state, history = resume["best_model"], resume["history"]
+        torch.set_rng_state(resume["torch_rng"])  # dropout draws from the global generator
+        if resume.get("cuda_rng") is not None and torch.device(device).type == "cuda":
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        spent = history["seconds"][-1] if history["seconds"] else 0.0
+        log(f"{net.spec.architecture}: resumed after epoch {start}")
+    t0 = time.perf_counter() - spent
+    done = resume is not None and resume.get("finished", False)
+    for epoch in range(start, 0 if done else cfg.epochs):
         model.train()
         order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
         se, cnt = 0.0, 0
-        for i in range(0, len(order), cfg.batch_size):
-            idx = order[i : i + cfg.batch_size]
-            x = augment(images_u8[idx].float().div_(255), gen, cfg.max_shift, cfg.brightness)
-            y = labels[idx]
-            loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx])
+        # Whole global batches of at least one galaxy per worker, so all workers step together.
+        for i in range(0, len(order) - world + 1, cfg.batch_size):
+            idx = order[i : i + cfg.batch_size][rank::world]
+            x = augment(images_u8[idx].to(device).float().div_(255), aug_gen, cfg.max_shift, cfg.brightness)
+            y = labels[idx].to(device)
+            loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             se += float(loss.detach()) ** 2 * len(idx)
             cnt += len(idx)
-        val = evaluate_rmse(model, images_u8[val_idx], labels[val_idx],
+        val = evaluate_rmse(net, images_u8[val_idx], labels[val_idx], device=device,
                             weights=None if weights is None else weights[val_idx])
+        val, elapsed = _from_rank0([val, time.perf_counter() - t0], device)
         sched.step(val)
-        for k, v in (("epoch", epoch + 1), ("train_rmse", math.sqrt(se / cnt)), ("val_rmse", val),
-                     ("lr", opt.param_groups[0]["lr"]), ("seconds", time.perf_counter() - t0)):
+        for k, v in (("epoch", epoch + 1), ("train_rmse", math.sqrt(se / max(cnt, 1))), ("val_rmse", val),
+                     ("lr", opt.param_groups[0]["lr"]), ("seconds", elapsed)):
             history[k].append(v)
-        log(f"{model.spec.architecture} epoch {epoch + 1}: train RMSE {history['train_rmse'][-1]:.4f} "
-            f"val RMSE {val:.4f} lr {opt.param_groups[0]['lr']:.1e} ({history['seconds'][-1]:.0f} s)")
+        log(f"{net.spec.architecture} epoch {epoch + 1}: train RMSE {history['train_rmse'][-1]:.4f} "
+            f"val RMSE {val:.4f} lr {opt.param_groups[0]['lr']:.1e} ({elapsed:.0f} s)")
         if val < best - 1e-5:
             best, stale = val, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
         else:
             stale += 1
-        if stale >= cfg.early_stop_patience or time.perf_counter() - t0 > cfg.time_limit_s:
+        finished = (stale >= cfg.early_stop_patience or elapsed > cfg.time_limit_s or epoch + 1 == cfg.epochs)
+        if on_epoch is not None:
+            on_epoch({"model": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+                      "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "gen": gen.get_state(),
+                      "aug_gen": aug_gen.get_state().cpu(), "world_size": world,
+                      "torch_rng": torch.get_rng_state(),
+                      "cuda_rng": torch.cuda.get_rng_state(device) if torch.device(device).type == "cuda" else None, "best": best, "stale": stale,
+                      "epoch": epoch + 1, "best_model": best_state, "history": history, "finished": finished})
+        if finished:
             break
     if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        net.load_state_dict(best_state)
+    net.eval()
     return {"best_val_rmse": best, "history": history}
+
+
+def save_train_state(state: dict, path: str) -> None:
+    """Write a training state (``train_model``'s ``on_epoch`` argument) to a local file."""
+    torch.save(state, path)
+
+
+def load_train_state(path: str) -> dict:
+    """Read a training state; ``weights_only`` so a tampered file cannot run code on load."""
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def frame_for_training(images: list[bytes], input_size: int, crop_fraction: float, framing: str = "native",

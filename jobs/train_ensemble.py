@@ -79,6 +79,34 @@ def holdout_mask(objids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return (h % 10_000) < fraction * 10_000
 
 
+def train_with_ray(args, specs, init, x, y, w, cfg, report):
+    """Data-parallel training with Ray Train, resumable: the run is named after its configuration
+    and lives under <output>/_ray_train, so submitting the same job again continues it."""
+    import hashlib
+
+    import ray
+
+    from catalog_xai.distributed import fit_ensemble
+
+    key = json.dumps({k: v for k, v in sorted(vars(args).items())
+                      if k not in ("workers", "use_gpu", "threads_per_worker", "ray_address", "threads")},
+                     sort_keys=True, default=str)
+    run_name = f"{args.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if not ray.is_initialized():
+        ray.init(address=args.ray_address, logging_level="WARNING", include_dashboard=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}})
+    models, progress = fit_ensemble(
+        specs, x, y, cfg, weights=w, init_states=[m.state_dict() for m in init.models] if init else None,
+        num_workers=args.workers, use_gpu=args.use_gpu, threads_per_worker=args.threads_per_worker,
+        storage_url=cio.join(args.output, "_ray_train"), run_name=run_name)
+    report["ray_train"] = {"run": cio.join(args.output, "_ray_train", run_name), "workers": args.workers,
+                           "use_gpu": args.use_gpu, "resumed_at": progress["resumed_at"]}
+    for arch, epoch in progress["resumed_at"]:
+        print(f"{arch}: resumed from the checkpoint of epoch {epoch}")
+    results = [{"best_val_rmse": m["best_val_rmse"], "history": m["history"]} for m in progress["finished_members"]]
+    return models, results
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", required=True, help="training survey prefix (with vote_*_fraction columns)")
@@ -100,6 +128,12 @@ def main(argv=None) -> int:
                     help="weigh each label by the number of volunteers who answered its question")
     ap.add_argument("--holdout-fraction", type=float, default=0.0,
                     help="keep this fraction of --train (chosen by objid) out of training, as the test set")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="Ray Train data-parallel workers (one GPU each with --use-gpu); 0 trains in this "
+                         "process without Ray and without checkpoints to resume from")
+    ap.add_argument("--use-gpu", action="store_true", help="one GPU per Ray Train worker")
+    ap.add_argument("--threads-per-worker", type=int, default=1, help="CPUs (torch threads) per worker")
+    ap.add_argument("--ray-address", default=None, help="Ray cluster to join (default: the job's, or a local one)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,21 +161,26 @@ def main(argv=None) -> int:
     report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
               "init": args.init, "framing": args.framing, "weight_by_votes": args.weight_by_votes,
               "holdout_objids": [int(i) for i in ids[held]], "models": {}}
-    models = []
-    for i, spec in enumerate(specs):
-        torch.manual_seed(args.seed + i)
-        model = create_model(spec)
-        if init:
-            model.load_state_dict(init.models[i].state_dict())
-            model.requires_grad_(True)
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed + i,
-                          time_limit_s=args.time_limit, lr=args.lr)
-        res = train_model(model, x, y, cfg, weights=w)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                      time_limit_s=args.time_limit, lr=args.lr)
+    if args.workers > 0:
+        models, results = train_with_ray(args, specs, init, x, y, w, cfg, report)
+    else:
+        models, results = [], []
+        for i, spec in enumerate(specs):
+            torch.manual_seed(args.seed + i)
+            model = create_model(spec)
+            if init:
+                model.load_state_dict(init.models[i].state_dict())
+                model.requires_grad_(True)
+            res = train_model(model, x, y, TrainConfig(**{**cfg.__dict__, "seed": args.seed + i}), weights=w)
+            models.append(model)
+            results.append(res)
+    for spec, model, res in zip(specs, models, results):
         entry = {"best_val_rmse": res["best_val_rmse"], "history": res["history"]}
         if xt is not None:
             entry["test_rmse"] = evaluate_rmse(model, xt, yt)
         report["models"][spec.architecture] = entry
-        models.append(model)
     if xt is not None:
         from catalog_xai.training import predict_fractions, rmse
 

@@ -583,3 +583,47 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
     _check_every_row_once(bucket, s3_endpoint, rows=11)
     summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
     assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == 6
+
+
+def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
+    """Ray Train (2 data-parallel workers): kill the training job's driver after its first
+    checkpoint, submit it again: it continues from the last checkpoint, not from epoch 1."""
+    from catalog_xai.datasets import generate_survey
+
+    sys.path.insert(0, str(REPO / "jobs"))
+    import train_ensemble
+
+    generate_survey(str(tmp_path / "train"), n_galaxies=48, shard_size=24, seed=12)
+    out = tmp_path / "ensemble"
+    args = ["--train", str(tmp_path / "train"), "--output", str(out), "--architectures", "small_vgg",
+            "--epochs", "8", "--batch-size", "8", "--workers", "2", "--name", "resume-test"]
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    log = open(tmp_path / "driver.log", "w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "jobs" / "train_ensemble.py"), *args, "--ray-address", "local"],
+                            env=_env(ray_tmp), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    ray_procs: list[int] = []
+    try:
+        deadline = time.time() + 180
+        # A checkpoint counts once Ray Train has registered it in the run's snapshot.
+        while time.time() < deadline and proc.poll() is None and not list(out.glob("_ray_train/*/*snapshot*.json")):
+            time.sleep(0.05)
+        assert proc.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+        assert list(out.glob("_ray_train/*/*snapshot*.json")), "no checkpoint in time"
+        ray_procs = _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the driver dies mid-training
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        _kill(ray_procs)
+        _kill_ray_under(ray_tmp)
+        log.close()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert not (out / "manifest.json").exists()  # it did not get to the end
+
+    assert train_ensemble.main(args) == 0  # resubmitted, on the session's Ray
+    report = json.loads((out / "training_log.json").read_text())
+    [(arch, epoch)] = report["ray_train"]["resumed_at"]
+    assert arch == "small_vgg" and 1 <= epoch < 8
+    assert report["models"]["small_vgg"]["history"]["epoch"] == list(range(1, 9))
+    assert cio.load_ensemble(str(out)).models[0].spec.architecture == "small_vgg"

@@ -36,6 +36,51 @@ def test_training_reduces_loss_on_a_learnable_task():
     assert h["val_rmse"][-1] < h["val_rmse"][0] and math.isfinite(res["best_val_rmse"])
 
 
+def _learnable(n=64, size=32):
+    x = torch.zeros(n, 3, size, size, dtype=torch.uint8)
+    y = torch.full((n, 37), float("nan"))
+    bright = torch.arange(n) % 2 == 0
+    x[bright, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    y[:, 0] = bright.float() * 0.8 + 0.1
+    return x, y
+
+
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
+    """Stop after epoch 2, reload the saved state from disk, continue: same weights as never stopping."""
+    from catalog_xai.training import load_train_state, save_train_state
+
+    x, y = _learnable()
+    cfg = TrainConfig(epochs=4, batch_size=16, seed=3)
+    spec = default_spec("small_vgg", input_size=32)
+
+    torch.manual_seed(0)
+    straight = create_model(spec)
+    ref = train_model(straight, x, y, cfg, log=lambda m: None)
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_after_two(state):
+        save_train_state(state, str(tmp_path / "state.pt"))
+        if state["epoch"] == 2:
+            raise Interrupted
+
+    torch.manual_seed(0)
+    first = create_model(spec)
+    try:
+        train_model(first, x, y, cfg, log=lambda m: None, on_epoch=stop_after_two)
+    except Interrupted:
+        pass
+    state = load_train_state(str(tmp_path / "state.pt"))
+    assert state["epoch"] == 2 and not state["finished"]
+    resumed = create_model(spec)  # fresh process: weights come from the state only
+    res = train_model(resumed, x, y, cfg, log=lambda m: None, resume=state)
+    assert res["history"]["epoch"] == [1, 2, 3, 4]
+    assert res["history"]["val_rmse"] == ref["history"]["val_rmse"]
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
 def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensemble):
     import json
     import sys
@@ -51,7 +96,8 @@ def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensem
     cio.save_ensemble(tiny_ensemble.models, str(tmp_path / "init"), name="tiny", training_data="none")
     rc = train_ensemble.main(["--train", str(tmp_path / "s"), "--init", str(tmp_path / "init"), "--output",
                               str(tmp_path / "ft"), "--epochs", "2", "--batch-size", "4", "--weight-by-votes",
-                              "--holdout-fraction", "0.25", "--lr", "3e-4", "--name", "ft-test"])
+                              "--holdout-fraction", "0.25", "--lr", "3e-4", "--name", "ft-test",
+                              "--workers", "0"])
     assert rc == 0
     log = json.loads((tmp_path / "ft" / "training_log.json").read_text())
     assert log["n_train"] + log["n_test"] == 16 and log["n_test"] == len(log["holdout_objids"]) > 0
