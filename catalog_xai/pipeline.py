@@ -28,7 +28,7 @@ from . import io as cio
 from .catalogue import MethodParams
 
 SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "statuses", "seconds", "error",
-                "actor_peak_rss_mb")
+                "actor_peak_rss_mb", "node_id")
 #: Times a shard is re-run after the actor running it died (then it is reported failed).
 MAX_TASK_RETRIES = 3
 #: Actors in a row that may die while loading the ensemble before the survey is abandoned.
@@ -51,6 +51,9 @@ class ShardClassifier:
 
         if threads:
             torch.set_num_threads(threads)
+        import ray
+
+        self.node_id = ray.get_runtime_context().get_node_id()  # reported per shard: which node did it
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.ensemble = cio.load_ensemble(checkpoint, storage_options, device=self.device)
         if compile_models:
@@ -68,11 +71,13 @@ class ShardClassifier:
         rows = []
         for shard in batch["shard"]:
             try:
-                rows.append(process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology, **self.kw))
+                rows.append(process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology,
+                                          worker={"node_id": self.node_id}, **self.kw))
             except Exception as err:  # a bad shard is reported, never fatal to the survey
                 rows.append(dict(shard=str(shard), output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
                                  error=f"{type(err).__name__}: {err}"))
             rows[-1]["actor_peak_rss_mb"] = _peak_rss_mb()
+            rows[-1]["node_id"] = self.node_id
         return {k: np.array([r[k] for r in rows]) for k in SUMMARY_KEYS}
 
 
@@ -143,7 +148,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
             row = dict(shard=shard, output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
                        error=f"lost: the actor processing this shard died {MAX_TASK_RETRIES + 1} times "
                              "(killed, out of memory or its node gone); resubmit the job to retry it",
-                       actor_peak_rss_mb=0.0)
+                       actor_peak_rss_mb=0.0, node_id="")
             results[shard] = row
             if on_shard:
                 on_shard(row, len(results), len(shards), time.perf_counter() - t0)

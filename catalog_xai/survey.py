@@ -63,11 +63,13 @@ def process_shard(
     storage_options: dict | None = None,
     cosmology=None,
     job_hash: str | None = None,
+    worker: dict | None = None,
 ) -> dict:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
     With ``job_hash`` a commit marker is written once the shard is in place, so that a
-    resubmitted job skips it (see ``io.claim_output``).
+    resubmitted job skips it (see ``io.claim_output``); ``worker`` (e.g. the Ray node id)
+    is recorded in it, to trace a shard to the machine that made it.
     """
     t0 = time.perf_counter()
     out_url = cio.output_path(shard_url, input_url, output_url)
@@ -96,7 +98,7 @@ def process_shard(
     status = table.column(C.STATUS).to_pylist()
     if job_hash:
         cio.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
-                                               "config_hash": job_hash}, storage_options)
+                                               "config_hash": job_hash, **(worker or {})}, storage_options)
     return {
         "shard": shard_url,
         "output": out_url,

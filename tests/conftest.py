@@ -83,3 +83,13 @@ def synthetic_table():
     from catalog_xai.datasets import synthetic_shard_table
 
     return synthetic_shard_table(8, seed=3, first_objid=100)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
+    """The tiny ensemble saved as a checkpoint directory (what jobs take)."""
+    from catalog_xai import io as cio
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny"
+    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
+    return str(path)

@@ -273,13 +273,6 @@ class KillClient:
 
 
 # --------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
-    return str(path)
-
-
 @pytest.fixture()
 def survey(s3_bucket, s3_endpoint, synthetic_table):
     """Three shards (8 galaxies) on S3; yields (bucket, fault proxy, storage options via the proxy, direct fs)."""

@@ -32,13 +32,6 @@ def _png(size):
     return buf.getvalue()
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
-    return str(path)
-
-
 def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synthetic_table, tiny_checkpoint):
     bucket, opts = s3_bucket
     fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])

@@ -1,0 +1,120 @@
+"""Issue 6, item 3: the survey job on Ray's simulated autoscaling cluster with fake GPU nodes.
+
+The pool (1..2 actors, one GPU each) starts on a cluster with no GPU node: the autoscaler
+adds nodes as the actors ask for GPUs, one node is killed mid-job (a spot node preempted),
+the job finishes with every row once, and the idle nodes are released afterwards.
+"""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import s3fs
+
+from autoscaling import LocalAutoscalingCluster
+from catalog_xai.validate import validate_catalogue
+
+REPO = Path(__file__).resolve().parent.parent
+MONITOR = """
+import json, sys, time, ray
+ray.init(address=sys.argv[1], logging_level="ERROR")
+while True:
+    print("NODES", json.dumps(sorted(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU"))), flush=True)
+    time.sleep(0.5)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthetic_table, tiny_checkpoint, tmp_path):
+    bucket, opts = s3_bucket
+    fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])
+    n_shards, rows = 30, 4
+    for k in range(n_shards):
+        buf = io.BytesIO()
+        t = synthetic_table.slice(k % 5, rows)
+        pq.write_table(t.set_column(0, "objid", [[1000 + k * rows + i for i in range(rows)]]), buf)
+        fs.pipe(f"{bucket}/survey/shard-{k:02d}.parquet", buf.getvalue())
+
+    store = {"object_store_memory": 150 * 2**20}
+    cluster = LocalAutoscalingCluster(
+        head_resources={"CPU": 1, **store},
+        worker_node_types={"gpu_node": {"resources": {"CPU": 1, "GPU": 1, **store}, "node_config": {},
+                                        "min_workers": 0, "max_workers": 2}},
+        port=_free_port(), idle_timeout_minutes=0.1)
+    env = dict(os.environ, RAY_AUTH_MODE="token", PYTHONPATH=str(REPO), RAY_DISABLE_USAGE_STATS="1",
+               RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
+               RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3",
+               # Ray Data asks the cluster for more once its pool has been busy for a while (a
+               # 10-s window) and then at most every 10 s: a short test job needs shorter gaps.
+               RAY_DATA_MIN_GAP_BETWEEN_AUTOSCALING_REQUESTS="1")
+    env.pop("RAY_ADDRESS", None)
+    seen: list[tuple[float, list[str]]] = []
+    killed: list[str] = []
+    job = monitor = None
+    log = open(tmp_path / "job.log", "w")
+    try:
+        cluster.start(override_env={k: env[k] for k in env if k.startswith("RAY_")})
+        monitor = subprocess.Popen([sys.executable, "-c", MONITOR, cluster.address], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        threading.Thread(target=lambda: [seen.append((time.time(), json.loads(line[6:])))
+                                         for line in monitor.stdout if line.startswith("NODES ")],
+                         daemon=True).start()
+        job = subprocess.Popen(
+            [sys.executable, str(REPO / "jobs" / "classify_survey.py"), "--input", f"{bucket}/survey/",
+             "--output", f"{bucket}/vac/", "--checkpoint", tiny_checkpoint, "--storage-options", json.dumps(opts),
+             "--n-samples", "256", "--tl", "5", "--batch-size", "1", "--address", cluster.address,
+             "--min-actors", "1", "--max-actors", "2", "--gpus-per-actor", "1", "--cpus-per-actor", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Once both GPU nodes have committed shards (the marker names the node), one is preempted.
+        deadline = time.time() + 240
+        while time.time() < deadline and job.poll() is None and not killed:
+            nodes = seen[-1][1] if seen else []
+            fs.invalidate_cache()
+            markers = fs.glob(f"{bucket}/vac/_committed/*.json")
+            by = {json.loads(fs.cat(m)).get("node_id") for m in markers}
+            if len(nodes) == 2 and set(nodes) <= by and len(markers) <= n_shards - 3:
+                victim = nodes[-1]
+                for pid in cluster.worker_node_processes(victim):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                killed.append(victim)
+            time.sleep(0.2)
+        rc = job.wait(240)
+        # After the job the autoscaler releases the idle GPU nodes (idle timeout 6 s here).
+        deadline = time.time() + 60
+        while time.time() < deadline and (not seen or seen[-1][1]):
+            time.sleep(0.5)
+    finally:
+        for p in (job, monitor):
+            if p is not None and p.poll() is None:
+                p.kill()
+        cluster.shutdown()
+        log.close()
+    text = (tmp_path / "job.log").read_text()
+    assert killed, (f"no node was lost mid-job; most GPU nodes at once: {max((len(n) for _, n in seen), default=0)}\n"
+                    f"{text[-2000:]}")
+    assert rc == 0, text[-3000:]
+    assert max(len(n) for _, n in seen) == 2  # grew from no GPU node to two
+    assert seen[-1][1] == [], f"idle GPU nodes not released: {seen[-1]}"
+    fs.invalidate_cache()
+    res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", opts)
+    assert res["ok"] and res["rows_in"] == res["rows_out"] == n_shards * rows, res["problems"]
+    summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
+    assert summary["shards_failed"] == 0 and len(summary["per_shard"]) == n_shards
+    nodes_used = {r["node_id"] for r in summary["per_shard"]}
+    assert len(nodes_used) >= 2, nodes_used  # the pool really spread over the added nodes
