@@ -80,6 +80,22 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert res["rows_in"] == 10 and res["rows_out"] == 8
     assert len(res["problems"]) == 1 and "shard-3.parquet: no catalogue shard" in res["problems"][0]
 
+    # The validation and release jobs, object storage in and out.
+    import make_release
+    import validate_catalogue as validate_job
+    from astropy.io import fits
+
+    so = ["--storage-options", json.dumps(opts)]
+    assert validate_job.main(["--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", *so]) == 1
+    assert make_release.main(["--catalogue", f"{bucket}/vac/", "--release", f"{bucket}/dr1/", "--name", "vac", *so]) == 0
+    fs.invalidate_cache()
+    released = pq.read_table(fs.open(f"{bucket}/dr1/vac.parquet", "rb"))
+    assert sorted(released.column(C.OBJID).to_pylist()) == sorted(t.slice(0, 8).column(C.OBJID).to_pylist())
+    with fs.open(f"{bucket}/dr1/vac.fits", "rb") as f, fits.open(io.BytesIO(f.read()), checksum=True) as hdul:
+        assert list(hdul["CATALOGUE"].data["objid"]) == released.column(C.OBJID).to_pylist()
+        assert hdul["CATALOGUE"].header["HIERARCH CXAI ENSEMBLE"] == "tiny-test"
+    assert len(fs.cat(f"{bucket}/dr1/SHA256SUMS").decode().splitlines()) == 2
+
 
 def test_demo_default_runs_with_the_shipped_ensemble(ray_session, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
