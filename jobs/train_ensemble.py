@@ -79,6 +79,20 @@ def holdout_mask(objids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return (h % 10_000) < fraction * 10_000
 
 
+def write_learning_curves(report: dict, url: str) -> None:
+    """The training log as a plot (training and validation RMSE per epoch), to any fsspec URL."""
+    import io
+
+    from catalog_xai import figures
+
+    fig = figures.learning_curves({a: e["history"] for a, e in report["models"].items()})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    fs, path = cio.filesystem(url)
+    with fs.open(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
 def train_with_ray(args, specs, init, x, y, w, cfg, report):
     """Data-parallel training with Ray Train, resumable: the run is named after its configuration
     and lives under <output>/_ray_train, so submitting the same job again continues it."""
@@ -196,6 +210,7 @@ def main(argv=None) -> int:
                | {"ensemble_test_rmse": report.get("ensemble_test_rmse")}},
     )
     cio.write_json(report, cio.join(args.output, "training_log.json"))
+    write_learning_curves(report, cio.join(args.output, "learning_curves.png"))
     print(json.dumps({"checkpoint": args.output, "ensemble_test_rmse": report.get("ensemble_test_rmse"),
                       "models": manifest["metrics"]}, indent=1))
     return 0

@@ -102,6 +102,7 @@ def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensem
     log = json.loads((tmp_path / "ft" / "training_log.json").read_text())
     assert log["n_train"] + log["n_test"] == 16 and log["n_test"] == len(log["holdout_objids"]) > 0
     assert log["weight_by_votes"] and log["init"].endswith("init")
+    assert (tmp_path / "ft" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
     ft = cio.load_ensemble(str(tmp_path / "ft"))
     assert ft.manifest["name"] == "ft-test" and "fine-tuned from" in ft.manifest["training_data"]
     before = tiny_ensemble.models[0].state_dict()["head.weight"]
