@@ -105,7 +105,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     reasons: list[list[str]] = [[] for _ in range(n)]
     r90_pix = np.full(n, np.nan)
     if params.framing == "petrosian":
-        r90_pix = _float_array(petro_r90, n) / units.pixel_scale(_float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n))
+        r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
     tensors, ok_rows, crops = [], [], []
     for i, data in enumerate(image):
         try:

@@ -1,8 +1,9 @@
 """Data-parallel training with Ray Train: a thin layer over ``training.train_model``.
 
-Each architecture is one Ray Train run (``TorchTrainer``, DDP: gloo on CPUs, NCCL on GPUs).
-Rank 0 reports the full training state as a checkpoint after every epoch to the run's
-storage (any fsspec URL), so a run that is interrupted -- a worker or node lost, or the
+One Ray Train run (``TorchTrainer``, DDP: gloo on CPUs, NCCL on GPUs) trains the ensemble's
+members one after the other. Rank 0 reports the training state (finished members and the
+member in training) as a checkpoint after every epoch to the run's storage (any fsspec URL),
+so a run that is interrupted -- a worker or node lost, or the
 driver killed and the job submitted again -- continues from its last epoch: Ray Train
 restarts lost workers itself (``FailureConfig``), and a new submission with the same
 output finds the run by name and resumes it.
@@ -17,7 +18,7 @@ from dataclasses import asdict
 import torch
 
 from .models import ModelSpec, create_model
-from .training import TrainConfig, load_train_state, save_train_state, train_model
+from .training import TrainConfig, load_train_state, new_member, save_train_state, train_model
 
 STATE_FILE = "train_state.pt"
 
@@ -56,11 +57,7 @@ def _worker_loop(config: dict) -> None:
         if i < len(progress["finished_members"]):
             continue
         spec = ModelSpec(**spec_dict)
-        torch.manual_seed(config["cfg"]["seed"] + i)
-        model = create_model(spec)
-        if init_states is not None:
-            model.load_state_dict(init_states[i])
-        model.requires_grad_(True)
+        model = new_member(spec, config["cfg"]["seed"] + i, None if init_states is None else init_states[i])
         model = ray.train.torch.prepare_model(model)
         resume = progress["current"]
         if resume is not None:

@@ -129,7 +129,7 @@ def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_
     """(S, S, 3) uint8 -> (3, input_size, input_size) float32 in [0, 1].
 
     Takes the central ``crop_fraction`` of the cutout (or a central square of ``crop_px``
-    pixels, zero-padded where it exceeds the cutout) and resamples it with an
+    pixels, padded with the sky level where it exceeds the cutout) and resamples it with an
     anti-aliased bilinear filter (area-preserving for downsampling).
     """
     size = rgb.shape[0]

@@ -79,6 +79,18 @@ def evaluate_rmse(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tenso
     return float(rmse(predict_fractions(model, images_u8, batch_size, device), labels, weights))
 
 
+def new_member(spec, seed: int, init_state: dict | None = None) -> GalaxyNet:
+    """A member ready to train: built under ``seed`` (so its initial weights are reproducible),
+    or started from ``init_state`` (fine-tuning)."""
+    from .models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(spec)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    return model.requires_grad_(True)
+
+
 def _dist():
     """(rank, world size) of the torch.distributed group, or (0, 1) outside one."""
     import torch.distributed as dist
@@ -95,8 +107,7 @@ def _from_rank0(values: list[float], device) -> list[float]:
     are local), and so does the clock: deciding on rank 0's numbers keeps the learning-rate
     schedule and early stopping in step, and a worker that stopped alone would hang the others.
     """
-    rank, world = _dist()
-    if world == 1:
+    if _dist()[1] == 1:
         return values
     import torch.distributed as dist
 

@@ -40,6 +40,12 @@ def pixel_scale(pixel_scale_arcsec, petro_r90) -> np.ndarray:
     return np.where(np.isfinite(out) & (out > 0), out, np.nan)
 
 
+def r90_pixels(petro_r90, pixel_scale_arcsec) -> np.ndarray:
+    """petroR90_r in the cutout's own pixels (NaN where it or the pixel scale is unknown)."""
+    petro = np.asarray(petro_r90, dtype=np.float64)
+    return petro / pixel_scale(pixel_scale_arcsec, petro)
+
+
 def map_to_original_pixels(length_map_pix, *, original_size, crop_fraction: float, map_size: int):
     """Map pixels -> original-image pixels (the map covers the central crop of the image)."""
     return np.asarray(length_map_pix) * (np.asarray(original_size) * crop_fraction / map_size)

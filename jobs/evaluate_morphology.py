@@ -26,6 +26,7 @@ from catalog_xai import columns as C  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
 from catalog_xai.catalogue import MethodParams, classify_batch  # noqa: E402
 from catalog_xai.evaluation import conditional_bar_fraction, morphology_metrics  # noqa: E402
+from catalog_xai.preprocess import FRAMINGS  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("--survey", required=True)
     ap.add_argument("--checkpoints", nargs="+", required=True)
     ap.add_argument("--holdout-from", help="training_log.json whose holdout_objids select the galaxies")
-    ap.add_argument("--framing", default="native", choices=("native", "petrosian", "measured"))
+    ap.add_argument("--framing", default="native", choices=FRAMINGS)
     ap.add_argument("--min-bar-votes", type=int, default=10)
     ap.add_argument("--bar-threshold", type=float, default=0.5)
     ap.add_argument("--n-samples", type=int, default=64, help="SmoothGrad N for the bar lengths")

@@ -23,8 +23,10 @@ import torch  # noqa: E402
 
 from catalog_xai import columns as C  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
-from catalog_xai.models import create_model, default_spec  # noqa: E402
-from catalog_xai.training import TrainConfig, evaluate_rmse, frame_for_training, train_model  # noqa: E402
+from catalog_xai.models import default_spec  # noqa: E402
+from catalog_xai.preprocess import FRAMINGS  # noqa: E402
+from catalog_xai.training import TrainConfig, evaluate_rmse, frame_for_training, new_member, train_model  # noqa: E402
+from catalog_xai.units import r90_pixels  # noqa: E402
 
 
 def vote_weights(counts: np.ndarray) -> np.ndarray:
@@ -56,14 +58,11 @@ def load_labelled(url: str, input_size: int, crop: float, framing: str = "native
             if not all(c in t.column_names for c in C.VOTE_COUNT_COLUMNS):
                 raise SystemExit(f"error: --weight-by-votes needs the votes_<answer>_count columns, missing in {shard}")
             counts.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.VOTE_COUNT_COLUMNS], 1).astype(float))
-        scale = t.column(C.PIXEL_SCALE).to_numpy(zero_copy_only=False) if C.PIXEL_SCALE in t.column_names else None
-        petro = t.column(C.PETRO_R90).to_numpy(zero_copy_only=False) if C.PETRO_R90 in t.column_names else None
-        n = t.num_rows
-        from catalog_xai.units import pixel_scale
+        def floats(name):
+            have = name in t.column_names
+            return t.column(name).to_numpy(zero_copy_only=False).astype(float) if have else np.full(t.num_rows, np.nan)
 
-        s_ = pixel_scale(np.full(n, np.nan) if scale is None else scale.astype(float),
-                         np.full(n, np.nan) if petro is None else petro.astype(float))
-        r90.append((np.full(n, np.nan) if petro is None else petro.astype(float)) / s_)
+        r90.append(r90_pixels(floats(C.PETRO_R90), floats(C.PIXEL_SCALE)))
     x, ok = frame_for_training(images, input_size, crop, framing, np.concatenate(r90))
     y = torch.from_numpy(np.concatenate(labels)[ok].astype(np.float32))
     w = torch.from_numpy(vote_weights(np.concatenate(counts))[ok]) if weight_by_votes else None
@@ -136,7 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--init", help="start from this ensemble (built-in name or URL): fine-tuning; "
                                    "its architectures replace --architectures")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--framing", choices=("native", "petrosian", "measured"), default="native",
+    ap.add_argument("--framing", choices=FRAMINGS, default="native",
                     help="how to frame the training cutouts for the models (see catalog_xai.preprocess.FRAMINGS)")
     ap.add_argument("--weight-by-votes", action="store_true",
                     help="weigh each label by the number of volunteers who answered its question")
@@ -161,15 +160,14 @@ def main(argv=None) -> int:
     size, crop = geo.pop()
     t0 = time.perf_counter()
     x, y, w, ids = load_labelled(args.train, size, crop, args.framing, args.weight_by_votes)
-    xt = yt = wt = None
+    xt = yt = None
     held = holdout_mask(ids, args.holdout_fraction, args.seed)
     if held.any():
-        keep = torch.from_numpy(~held)
-        xt, yt = x[~keep], y[~keep]
-        wt = None if w is None else w[~keep]
-        x, y, w = x[keep], y[keep], None if w is None else w[keep]
+        hold = torch.from_numpy(held)
+        xt, yt = x[hold], y[hold]
+        x, y, w = x[~hold], y[~hold], None if w is None else w[~hold]
     elif args.test:
-        xt, yt, wt, _ = load_labelled(args.test, size, crop, args.framing, args.weight_by_votes)
+        xt, yt, _, _ = load_labelled(args.test, size, crop, args.framing, args.weight_by_votes)
     print(f"training set: {len(x)} galaxies framed to {size}px; test set: {0 if xt is None else len(xt)} "
           f"({time.perf_counter() - t0:.0f} s)")
     report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
@@ -182,11 +180,7 @@ def main(argv=None) -> int:
     else:
         models, results = [], []
         for i, spec in enumerate(specs):
-            torch.manual_seed(args.seed + i)
-            model = create_model(spec)
-            if init:
-                model.load_state_dict(init.models[i].state_dict())
-                model.requires_grad_(True)
+            model = new_member(spec, args.seed + i, init.models[i].state_dict() if init else None)
             res = train_model(model, x, y, TrainConfig(**{**cfg.__dict__, "seed": args.seed + i}), weights=w)
             models.append(model)
             results.append(res)

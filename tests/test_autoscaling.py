@@ -9,7 +9,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import pyarrow.parquet as pq
 import s3fs
 
 from autoscaling import LocalAutoscalingCluster
+from conftest import free_port
 from catalog_xai.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,11 +31,6 @@ while True:
     time.sleep(0.5)
 """
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthetic_table, tiny_checkpoint, tmp_path):
@@ -53,7 +48,7 @@ def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthe
         head_resources={"CPU": 1, **store},
         worker_node_types={"gpu_node": {"resources": {"CPU": 1, "GPU": 1, **store}, "node_config": {},
                                         "min_workers": 0, "max_workers": 2}},
-        port=_free_port(), idle_timeout_minutes=0.1)
+        port=free_port(), idle_timeout_minutes=0.1)
     env = dict(os.environ, RAY_AUTH_MODE="token", PYTHONPATH=str(REPO), RAY_DISABLE_USAGE_STATS="1",
                RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
                RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3",

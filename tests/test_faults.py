@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ import pytest
 import s3fs
 
 from catalog_xai import io as cio
+from conftest import free_port
 from catalog_xai.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -445,6 +445,16 @@ def _env(ray_tmp: str) -> dict:
     return env
 
 
+def _clean_up_driver(proc, ray_procs: list[int], ray_tmp: str, log) -> None:
+    """Kill what is left of a job driver started with its own local Ray under ``ray_tmp``."""
+    if proc.poll() is None:
+        proc.kill()
+    _kill([p for p in ray_procs if _cmdline(p).startswith(("ray::", "ray-"))])  # orphaned workers and agents
+    _kill_ray_under(ray_tmp)
+    log.close()
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
 def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_checkpoint, capsys):
     survey, out = tmp_path / "survey", tmp_path / "vac"
     n_rows = _local_survey(survey, n_shards=10, rows=1)
@@ -474,12 +484,7 @@ def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_chec
         orphans = [p for p in ray_procs if Path(f"/proc/{p}").exists()]
         assert all("Agent" in _cmdline(p) for p in orphans), [_cmdline(p)[:60] for p in orphans]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _kill([p for p in ray_procs if _cmdline(p).startswith(("ray::", "ray-"))])  # the orphaned agents
-        _kill_ray_under(ray_tmp)
-        log.close()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        _clean_up_driver(proc, ray_procs, ray_tmp, log)
     committed = sorted(p.name[: -len(".json")] for p in out.glob("_committed/*.json"))
     assert 1 <= len(committed) < 10, f"the kill did not land mid-job: {committed}"
     mtimes = {name: (out / name).stat().st_mtime_ns for name in committed}
@@ -497,11 +502,6 @@ def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_chec
     assert summary["shards_skipped_committed"] == len(committed) and summary["shards_failed"] == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _ray(*args, env):
     res = subprocess.run([str(Path(sys.executable).parent / "ray"), *args], env=env, stdout=subprocess.PIPE,
@@ -511,8 +511,8 @@ def _ray(*args, env):
 
 def _node_flags():
     return ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats",
-            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
-            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
+            "--dashboard-agent-listen-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
+            "--runtime-env-agent-port", str(free_port()), "--metrics-export-port", str(free_port()),
             "--object-store-memory", str(200 * 2**20)]
 
 
@@ -529,7 +529,7 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
     # fast health checks, so that the lost node is noticed in seconds.
     env = dict(_env(ray_tmp), RAY_AUTH_MODE="token", RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
                RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3")
-    port, worker_nm_port = _free_port(), _free_port()
+    port, worker_nm_port = free_port(), free_port()
     log = open(tmp_path / "driver.log", "w")
     proc = None
 
@@ -554,7 +554,7 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
     proxy.rules += [Rule("PUT", r"/vac/\.shard-\d\.parquet\.tmp-", killer, times=1)]
     try:
         _ray("start", "--head", "--port", str(port), "--include-dashboard=false",
-             "--ray-client-server-port", str(_free_port()), "--node-manager-port", str(_free_port()),
+             "--ray-client-server-port", str(free_port()), "--node-manager-port", str(free_port()),
              *_node_flags(), env=env)
         _ray("start", "--address", f"127.0.0.1:{port}", "--node-manager-port", str(worker_nm_port),
              *_node_flags(), env=env)
@@ -606,12 +606,7 @@ def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
         os.kill(proc.pid, signal.SIGKILL)  # the driver dies mid-training
         proc.wait(10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        _kill(ray_procs)
-        _kill_ray_under(ray_tmp)
-        log.close()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        _clean_up_driver(proc, ray_procs, ray_tmp, log)
     assert not (out / "manifest.json").exists()  # it did not get to the end
 
     assert train_ensemble.main(args) == 0  # resubmitted, on the session's Ray
