@@ -171,14 +171,19 @@ def measure_and_convert(
                 reasons[i].append("saliency map flat: no bar length")
 
     length_pix = length_map * inferred.map_to_original * params.length_scale
-    scale = units.pixel_scale(_float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n))
+    given_scale, given_petro = _float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n)
+    scale = units.pixel_scale(given_scale, given_petro)
     z = _float_array(redshift, n)
     arcsec, kpc, kpc_h = units.physical_lengths(length_pix, scale, z, cosmo)
     for i in ok_rows:
         if not np.isfinite(length_pix[i]):
             continue
         if not np.isfinite(arcsec[i]):
-            reasons[i].append("no pixel scale: arcsec and kpc not computed")
+            if np.isnan(given_scale[i]) and np.isnan(given_petro[i]):
+                reasons[i].append("no pixel scale: arcsec and kpc not computed")
+            else:
+                reasons[i].append(f"pixel scale unusable (pixel_scale {given_scale[i]:g}, petroR90_r {given_petro[i]:g}; "
+                                  f"usable: 0 to {units.MAX_PIXEL_SCALE_ARCSEC:g} arcsec/px): arcsec and kpc not computed")
         elif not np.isfinite(kpc[i]):
             if np.isnan(z[i]):
                 reasons[i].append("no redshift: kpc not computed")

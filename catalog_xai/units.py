@@ -32,12 +32,22 @@ def kpc_per_arcsec(redshift, cosmology=None) -> np.ndarray:
     return np.where(np.isfinite(out) & (out > 0), out, np.nan)
 
 
+#: Coarsest usable pixel scale: a degree per pixel. Anything coarser is not a galaxy cutout
+#: (and would overflow the float32 catalogue columns for absurd inputs such as 1e38).
+MAX_PIXEL_SCALE_ARCSEC = 3600.0
+
+
+def _usable_scale(scale: np.ndarray) -> np.ndarray:
+    return np.isfinite(scale) & (scale > 0) & (scale <= MAX_PIXEL_SCALE_ARCSEC)
+
+
 def pixel_scale(pixel_scale_arcsec, petro_r90) -> np.ndarray:
-    """Arcsec per original pixel: the explicit scale, else the GZ2 0.02 x petroR90_r rule."""
+    """Arcsec per original pixel: the explicit scale, else the GZ2 0.02 x petroR90_r rule
+    (NaN where neither gives a scale in (0, MAX_PIXEL_SCALE_ARCSEC])."""
     explicit = np.asarray(pixel_scale_arcsec, dtype=np.float64)
     from_petro = C.GZ2_PIXEL_SCALE_PER_PETRO * np.asarray(petro_r90, dtype=np.float64)
-    out = np.where(np.isfinite(explicit) & (explicit > 0), explicit, from_petro)
-    return np.where(np.isfinite(out) & (out > 0), out, np.nan)
+    out = np.where(_usable_scale(explicit), explicit, from_petro)
+    return np.where(_usable_scale(out), out, np.nan)
 
 
 def r90_pixels(petro_r90, pixel_scale_arcsec) -> np.ndarray:

@@ -42,6 +42,17 @@ def test_good_and_bad_rows_each_get_a_row(tiny_ensemble, synthetic_table):
     assert out[C.BAR_LENGTH_PIX][3] <= 128 * np.sqrt(2) + 1e-3
 
 
+def test_absurd_pixel_scale_is_a_status_not_an_overflow(tiny_ensemble, synthetic_table):
+    """Found by the property test: petroR90_r = 1.7e38 gave an 'ok' row with an infinite kpc length."""
+    img = synthetic_table.column(C.IMAGE).to_pylist()[0]
+    out = classify_batch(tiny_ensemble, objid=[1, 2], image=[img, img], redshift=[1.0, 1.0],
+                         pixel_scale_arcsec=[None, 1e30], petro_r90=[1.7142959607156614e38, None], params=FAST)
+    for i in range(2):
+        assert "pixel scale unusable" in out[C.STATUS][i]
+        assert np.isnan(out[C.BAR_LENGTH_ARCSEC][i]) and np.isnan(out[C.BAR_LENGTH_KPC][i])
+        assert np.isfinite(out[C.BAR_LENGTH_PIX][i])
+
+
 def test_results_do_not_depend_on_batch_composition(tiny_ensemble, synthetic_table):
     t = synthetic_table
     kw = dict(redshift=t.column(C.REDSHIFT).to_pylist(), petro_r90=t.column(C.PETRO_R90).to_pylist(), params=FAST)
