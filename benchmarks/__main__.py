@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -26,11 +27,29 @@ sys.path.insert(0, str(ROOT / "tests"))
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+def _cpu() -> str:
+    """CPU model and its bf16 hardware (AMX / AVX-512 BF16), which decide whether bf16 can pay."""
+    import torch
+
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, val = line.partition(":")
+            if key.strip() == "model name":
+                model = val.strip()
+            elif key.strip() == "flags":
+                flags = set(val.split())
+    except OSError:
+        pass
+    bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags] or ["no bf16 hardware"]
+    return f"{model} ({os.cpu_count()} cores, {', '.join(bf16)}, torch CPU capability {torch.backends.cpu.get_cpu_capability()})"
+
+
 def _machine() -> str:
     import torch
 
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({torch.get_num_threads()} threads)"
-    return f"{platform.processor() or platform.machine()} / {dev} / torch {torch.__version__}"
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU only, {torch.get_num_threads()} threads"
+    return f"{_cpu()} / {dev} / torch {torch.__version__}"
 
 
 def _save(name: str, rows: list[dict], notes: dict) -> None:
