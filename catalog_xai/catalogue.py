@@ -95,6 +95,7 @@ class EnsembleOutput:
     spread: np.ndarray  # (n, 37) ensemble standard deviation
     maps: np.ndarray  # (M, len(ok_rows), H, W) normalised SmoothGrad maps
     map_to_original: np.ndarray  # (n,) original pixels per map pixel, NaN for bad rows
+    data_side: np.ndarray  # (n,) side in map pixels of the centred square the cutout fills (< map side when padded)
 
 
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
@@ -106,10 +107,11 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     r90_pix = np.full(n, np.nan)
     if params.framing == "petrosian":
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
-    tensors, ok_rows, crops = [], [], []
+    tensors, ok_rows, crops, sizes = [], [], [], []
     for i, data in enumerate(image):
         try:
-            x, crop = frame_galaxy(decode_image(data), input_size=spec.input_size, crop_fraction=spec.crop_fraction,
+            rgb = decode_image(data)
+            x, crop = frame_galaxy(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction,
                                    framing=params.framing, r90_pix=r90_pix[i])
         except ImageError as err:
             reasons[i].append(str(err))
@@ -117,10 +119,12 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         tensors.append(x)
         ok_rows.append(i)
         crops.append(crop)
+        sizes.append(rgb.shape[0])
 
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     to_orig = np.full(n, np.nan)
+    data_side = np.full(n, np.nan)
     maps = np.zeros((len(ensemble), 0, spec.input_size, spec.input_size), np.float32)
     if ok_rows:
         x = torch.stack(tensors).to(ensemble.device).contiguous(memory_format=torch.channels_last)
@@ -138,7 +142,8 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
         ).cpu().numpy()
         to_orig[ok_rows] = np.asarray(crops, dtype=float) / spec.input_size
-    return EnsembleOutput(n, ok_rows, reasons, frac, spread, maps, to_orig)
+        data_side[ok_rows] = np.minimum(np.asarray(sizes, float) / np.asarray(crops, float), 1.0) * spec.input_size
+    return EnsembleOutput(n, ok_rows, reasons, frac, spread, maps, to_orig, data_side)
 
 
 def measure_and_convert(
@@ -159,11 +164,13 @@ def measure_and_convert(
     threshold = np.full(n, np.nan)
     if ok_rows:
         meas_kw = dict(tc=params.tc, tl=params.tl, criterion=params.linearity)
+        side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
-            res = bars.measure_bars(saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy(), **meas_kw)
+            mean_map = saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy()
+            res = bars.measure_bars(saliency.restrict_to_data(mean_map, side), **meas_kw)
             length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
         else:
-            per_model = [bars.measure_bars(m, **meas_kw) for m in inferred.maps]
+            per_model = [bars.measure_bars(saliency.restrict_to_data(m, side), **meas_kw) for m in inferred.maps]
             length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
             threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
         for i in ok_rows:

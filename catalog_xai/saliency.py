@@ -137,6 +137,36 @@ def _join(streams) -> None:
             main.wait_stream(s)
 
 
+#: Map pixels next to the edge of a padded cutout that are left out of the bar
+#: measurement: the model responds to the step between data and padding there.
+PAD_EDGE_MARGIN_PX = 2
+
+
+def restrict_to_data(maps: np.ndarray, data_side: np.ndarray, margin: int = PAD_EDGE_MARGIN_PX) -> np.ndarray:
+    """Blank (NaN) what lies outside each cutout in its padded frame and renormalise.
+
+    ``maps`` (B, H, W) of frames whose centred square of ``data_side[b]`` map pixels holds
+    the cutout and the rest sky padding (``preprocess.frame_image``).  Padding carries no
+    data, so it may not hold a bar: those pixels, and ``margin`` pixels inside the edge,
+    become NaN, which never enters a bar mask, and the rest is min-max normalised again.
+    Maps that are not padded (side >= H) come back unchanged.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    out = maps.copy()
+    h, w = maps.shape[-2:]
+    for b, side in enumerate(np.asarray(data_side, dtype=float)):
+        if not np.isfinite(side) or side >= min(h, w):
+            continue
+        half = max(side / 2 - margin, 0.5)
+        yy = np.abs(np.arange(h) + 0.5 - h / 2)[:, None]
+        xx = np.abs(np.arange(w) + 0.5 - w / 2)[None, :]
+        inside = (yy < half) & (xx < half)
+        vals = maps[b][inside]
+        lo, hi = float(vals.min()), float(vals.max())
+        out[b] = np.where(inside, (maps[b] - lo) / (hi - lo) if hi > lo else 0.0, np.nan)
+    return out
+
+
 def ensemble_mean_map(maps: torch.Tensor) -> torch.Tensor:
     """Method (iv): the elementwise mean of the members' normalised maps, (M, B, H, W) -> (B, H, W)."""
     return maps.mean(dim=0)

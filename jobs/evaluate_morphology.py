@@ -98,8 +98,11 @@ def _figure(ens, rows, params, path):
                        petro_r90=rows[C.PETRO_R90].tolist() if C.PETRO_R90 in rows else None)
     from catalog_xai.preprocess import decode_image, frame_image
 
+    from catalog_xai.saliency import restrict_to_data
+
     size = ens.spec.input_size
-    imgs, maps, thr = [], inf.maps.mean(0), []
+    imgs, thr = [], []
+    maps = restrict_to_data(inf.maps.mean(0), inf.data_side[inf.ok_rows])  # what the bar is measured on
     for k, i in enumerate(inf.ok_rows):
         # The same crop the maps were computed on (map_to_original = crop side / input size).
         crop = int(round(inf.map_to_original[i] * size))

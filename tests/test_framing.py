@@ -61,3 +61,12 @@ def test_run_ensemble_lengths_come_back_in_original_pixels(tiny_ensemble):
     assert np.isfinite(out.map_to_original[1])  # no photometry: framed from the measured size
     native = run_ensemble(tiny_ensemble, objid=[1], image=[_png(small)], params=MethodParams(n_samples=2))
     assert np.isclose(native.map_to_original[0], round(170 * spec.crop_fraction) / spec.input_size)
+    # The cutout fills the centred 170 / crop of a padded frame, and all of a native one.
+    crop0 = out.map_to_original[0] * spec.input_size
+    assert np.isclose(out.data_side[0], min(170 / crop0, 1.0) * spec.input_size)
+    assert native.data_side[0] == spec.input_size
+    cut = small[60:110, 60:110]  # a tight 50-px cutout of the same galaxy: padded to its 85-px frame
+    tight = run_ensemble(tiny_ensemble, objid=[3], image=[_png(cut)], params=params,
+                         pixel_scale_arcsec=[scale], petro_r90=[t["petroR90_r"]])
+    assert np.isclose(tight.data_side[0], 50 / (tight.map_to_original[0] * spec.input_size) * spec.input_size)
+    assert tight.data_side[0] < 0.7 * spec.input_size

@@ -84,3 +84,29 @@ def test_rejects_bad_arguments():
         smoothgrad([m], torch.rand(1, 3, 4, 4), n_samples=0)
     with pytest.raises(ValueError, match="one seed per image"):
         smoothgrad([m], torch.rand(2, 3, 4, 4), seeds=[1])
+
+
+def test_padding_never_holds_the_bar():
+    """A padded frame: the step at the cutout's edge outshines a fainter bar inside it."""
+    from catalog_xai.bars import measure_bars
+    from catalog_xai.saliency import restrict_to_data
+
+    h = 64
+    yy, xx = np.mgrid[:h, :h] + 0.5 - h / 2
+    maps = np.zeros((2, h, h), np.float32)
+    side = 32  # cutout fills the centred 32 x 32: edge at |x| or |y| = 16
+    edge = (np.maximum(np.abs(yy), np.abs(xx)) > side / 2 - 1) & (np.maximum(np.abs(yy), np.abs(xx)) < side / 2 + 1)
+    bar = (np.abs(yy) < 1.5) & (np.abs(xx) < 8)  # 16 px along x
+    for b in range(2):
+        maps[b][edge] = 1.0
+        maps[b][bar] = 0.6
+    unpadded = np.array([side, h])  # the second map says its frame is all data
+    raw = measure_bars(maps, tc=0.8, tl=10)["length_pix"]
+    restricted = restrict_to_data(maps, unpadded)
+    assert np.isnan(restricted[0][np.abs(xx) > side / 2]).all()
+    assert np.nanmax(restricted[0]) == 1.0 and np.nanmin(restricted[0]) == 0.0
+    np.testing.assert_array_equal(restricted[1], maps[1])  # not padded: unchanged
+    fixed = measure_bars(restricted, tc=0.8, tl=10)["length_pix"]
+    assert raw[0] > 40  # the edge square's diagonal
+    assert 14 <= fixed[0] <= 18  # the bar
+    assert fixed[1] == raw[1]
