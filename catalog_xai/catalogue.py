@@ -79,9 +79,25 @@ class MethodParams:
 
 
 def _float_array(values, n) -> np.ndarray:
-    if values is None:
-        return np.full(n, np.nan)
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    """Per-row floats; None, and what does not read as a number (text columns), become NaN."""
+    out = np.full(n, np.nan)
+    for i, v in enumerate(values if values is not None else ()):
+        try:
+            out[i] = np.nan if v is None else float(v)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def _show(v) -> str:
+    """A user's value as it reads in a status: numbers with %g, anything else quoted."""
+    return f"{v:g}" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else repr(v)
+
+
+def _given(values, i) -> bool:
+    """Whether row i has a value at all (NaN and None count as none)."""
+    v = None if values is None else values[i]
+    return v is not None and not (isinstance(v, float) and np.isnan(v))
 
 
 @dataclass
@@ -186,16 +202,18 @@ def measure_and_convert(
         if not np.isfinite(length_pix[i]):
             continue
         if not np.isfinite(arcsec[i]):
-            if np.isnan(given_scale[i]) and np.isnan(given_petro[i]):
+            if not (_given(pixel_scale_arcsec, i) or _given(petro_r90, i)):
                 reasons[i].append("no pixel scale: arcsec and kpc not computed")
             else:
-                reasons[i].append(f"pixel scale unusable (pixel_scale {given_scale[i]:g}, petroR90_r {given_petro[i]:g}; "
-                                  f"usable: 0 to {units.MAX_PIXEL_SCALE_ARCSEC:g} arcsec/px): arcsec and kpc not computed")
+                given = {k: v[i] for k, v in (("pixel_scale", pixel_scale_arcsec), ("petroR90_r", petro_r90)) if v is not None}
+                shown = ", ".join(f"{k} {_show(v)}" for k, v in given.items())
+                reasons[i].append(f"pixel scale unusable ({shown}; usable: 0 to {units.MAX_PIXEL_SCALE_ARCSEC:g} "
+                                  "arcsec/px): arcsec and kpc not computed")
         elif not np.isfinite(kpc[i]):
-            if np.isnan(z[i]):
+            if not _given(redshift, i):
                 reasons[i].append("no redshift: kpc not computed")
             else:
-                reasons[i].append(f"redshift {z[i]:g} unusable: kpc not computed")
+                reasons[i].append(f"redshift {_show(redshift[i])} unusable: kpc not computed")
 
     out: dict[str, np.ndarray] = {C.OBJID: np.asarray(objid, dtype=np.int64)}
     for j, (fc, sc) in enumerate(zip(C.FRACTION_COLUMNS, C.SPREAD_COLUMNS)):

@@ -78,3 +78,15 @@ def test_invalid_parameters_are_named():
         MethodParams(linearity="spearman")
     with pytest.raises(ValueError, match="Unknown method parameter"):
         MethodParams.from_dict({"n_smaples": 3})
+
+
+def test_numbers_given_as_text_are_read_or_named(tiny_ensemble, synthetic_table):
+    """A catalogue whose redshift or pixel scale came in as text: numbers are read, the rest named per row."""
+    img = synthetic_table.column(C.IMAGE).to_pylist()[0]
+    out = classify_batch(tiny_ensemble, objid=[1, 2, 3], image=[img] * 3, redshift=["0.05", "n/a", 0.05],
+                         pixel_scale_arcsec=["0.396", "0.396", "about 0.4"], params=FAST)
+    assert out[C.STATUS][0] == C.STATUS_OK and np.isfinite(out[C.BAR_LENGTH_KPC][0])
+    assert out[C.STATUS][1] == "redshift 'n/a' unusable: kpc not computed"
+    assert np.isfinite(out[C.BAR_LENGTH_ARCSEC][1]) and np.isnan(out[C.BAR_LENGTH_KPC][1])
+    assert "pixel scale unusable (pixel_scale 'about 0.4'" in out[C.STATUS][2]
+    assert np.isnan(out[C.BAR_LENGTH_ARCSEC][2]) and np.isfinite(out[C.BAR_LENGTH_PIX][2])
