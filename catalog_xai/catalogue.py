@@ -125,6 +125,9 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
     tensors, ok_rows, crops, sizes = [], [], [], []
     for i, data in enumerate(image):
+        if objid[i] is None:  # kept as a row, but without an id it cannot be matched or seeded
+            reasons[i].append("objid missing: row not processed")
+            continue
         try:
             rgb = decode_image(data)
             x, crop = frame_galaxy(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction,
@@ -215,7 +218,8 @@ def measure_and_convert(
             else:
                 reasons[i].append(f"redshift {_show(redshift[i])} unusable: kpc not computed")
 
-    out: dict[str, np.ndarray] = {C.OBJID: np.asarray(objid, dtype=np.int64)}
+    ids = list(objid)
+    out: dict[str, np.ndarray] = {C.OBJID: np.array(ids, dtype=object if None in ids else np.int64)}
     for j, (fc, sc) in enumerate(zip(C.FRACTION_COLUMNS, C.SPREAD_COLUMNS)):
         out[fc], out[sc] = inferred.fractions[:, j], inferred.spread[:, j]
     out[C.BAR_LENGTH_PIX] = length_pix.astype(np.float32)

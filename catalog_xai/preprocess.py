@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 MIN_IMAGE_SIZE = 16  # pixels; smaller cutouts cannot hold a measurable galaxy
+MAX_IMAGE_SIZE = 4096  # pixels a side; larger is not a cutout, and a batch of them would exhaust an actor's memory
 
 
 class ImageError(ValueError):
@@ -20,8 +21,8 @@ def decode_image(data: bytes | None) -> np.ndarray:
     """Encoded JPEG/PNG bytes -> (S, S, 3) uint8 RGB.
 
     Greyscale is replicated to three channels and an alpha channel is dropped (both
-    are common in survey cutouts and carry no ambiguity); anything not square or
-    smaller than ``MIN_IMAGE_SIZE`` is refused.
+    are common in survey cutouts and carry no ambiguity); anything not square, smaller
+    than ``MIN_IMAGE_SIZE`` or larger than ``MAX_IMAGE_SIZE`` is refused.
 
     Raises
     ------
@@ -31,6 +32,8 @@ def decode_image(data: bytes | None) -> np.ndarray:
         raise ImageError("no image bytes")
     try:
         with Image.open(io.BytesIO(data)) as im:
+            if max(im.size) > MAX_IMAGE_SIZE:  # checked from the header, before decoding
+                raise ImageError(f"image too large ({im.size[0]}x{im.size[1]} px, at most {MAX_IMAGE_SIZE} a side)")
             im.load()
             if im.mode not in ("RGB", "L", "RGBA", "LA", "P", "I;16", "I", "F"):
                 raise ImageError(f"unsupported image mode {im.mode}")
@@ -41,7 +44,7 @@ def decode_image(data: bytes | None) -> np.ndarray:
             rgb = np.array(im.convert("RGB"))  # a writable copy
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError):
         raise ImageError("image could not be decoded") from None
     h, w = rgb.shape[:2]
     if h != w:

@@ -90,3 +90,13 @@ def test_numbers_given_as_text_are_read_or_named(tiny_ensemble, synthetic_table)
     assert np.isfinite(out[C.BAR_LENGTH_ARCSEC][1]) and np.isnan(out[C.BAR_LENGTH_KPC][1])
     assert "pixel scale unusable (pixel_scale 'about 0.4'" in out[C.STATUS][2]
     assert np.isnan(out[C.BAR_LENGTH_ARCSEC][2]) and np.isfinite(out[C.BAR_LENGTH_PIX][2])
+
+
+def test_row_without_objid_is_kept_with_a_status(tiny_ensemble, synthetic_table):
+    img = synthetic_table.column(C.IMAGE).to_pylist()[0]
+    out = classify_batch(tiny_ensemble, objid=[7, None], image=[img, img], redshift=[0.05, 0.05],
+                         petro_r90=[10.0, 10.0], params=FAST)
+    assert list(out[C.OBJID]) == [7, None]
+    assert out[C.STATUS][0] == C.STATUS_OK
+    assert out[C.STATUS][1] == "objid missing: row not processed"
+    assert np.isnan(out["bar_yes_fraction"][1]) and np.isnan(out[C.BAR_LENGTH_PIX][1])

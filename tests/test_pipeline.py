@@ -190,12 +190,20 @@ def test_empty_shard_and_duplicated_objids_keep_every_row(ray_session, tmp_path,
     dup = pa.concat_tables([synthetic_table.slice(0, 2), synthetic_table.slice(0, 1)])  # objid repeated within
     pq.write_table(dup, survey / "dup.parquet")
     pq.write_table(synthetic_table.slice(1, 1), survey / "dup_across.parquet")  # and across shards
+    odd = synthetic_table.slice(2, 2)  # a row with no objid, and redshifts stored as text
+    odd = odd.set_column(odd.schema.get_field_index(C.OBJID), C.OBJID, pa.array([None, 103], pa.int64()))
+    odd = odd.set_column(odd.schema.get_field_index(C.REDSHIFT), C.REDSHIFT, pa.array(["0.05", "n/a"]))
+    pq.write_table(odd, survey / "odd.parquet")
     rc = classify_survey.main(["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint,
                                "--n-samples", "2", "--tl", "5"])
     assert rc == 0
     assert pq.read_table(out / "empty.parquet").num_rows == 0
     d = pq.read_table(out / "dup.parquet").column(C.OBJID).to_pylist()
     assert d == dup.column(C.OBJID).to_pylist()  # nothing dropped, nothing merged
+    o = pq.read_table(out / "odd.parquet")
+    assert o.column(C.OBJID).to_pylist() == [None, 103]
+    assert o.column(C.REDSHIFT).to_pylist() == ["0.05", "n/a"]  # the user's values, as given
+    assert o.column(C.STATUS).to_pylist() == ["objid missing: row not processed", "redshift 'n/a' unusable: kpc not computed"]
     res = validate_catalogue(str(survey), str(out))
-    assert res["rows_in"] == res["rows_out"] == 4
+    assert res["rows_in"] == res["rows_out"] == 6
     assert any("duplicated objid" in p for p in res["problems"]) and any("appears in" in p for p in res["problems"])

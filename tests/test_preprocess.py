@@ -31,6 +31,7 @@ def test_decodes_rgb_greyscale_and_rgba_to_rgb():
         (b"", "no image bytes"),
         (_encode(np.zeros((20, 30, 3), np.uint8)), "not square"),
         (_encode(np.zeros((8, 8, 3), np.uint8)), "too small"),
+        (_encode(np.zeros((4100, 4100), np.uint8)), "too large"),  # refused from the header
     ],
 )
 def test_bad_images_raise_with_reason(data, reason):
@@ -52,3 +53,10 @@ def test_frame_crops_centre_and_resizes():
     assert float(x.min()) == pytest.approx(1.0)
     full = frame_image(img, input_size=20, crop_fraction=1.0)
     assert float(full[:, 0, 0].max()) == 0.0 and float(full[:, 10, 10].min()) == pytest.approx(1.0)
+
+
+def test_decompression_bomb_is_a_row_status(monkeypatch):
+    """PIL refuses images past its pixel limit with an error of its own; it must not escape."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(ImageError, match="could not be decoded"):
+        decode_image(_encode(np.zeros((32, 32, 3), np.uint8)))
