@@ -29,14 +29,16 @@ def images(draw):
     return data[: len(data) // 2] if kind == "truncated" else data
 
 
-floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(0.001, 2.0))
+# Numbers as a catalogue may hold them: missing, any float, sensible, or text (a column stored as strings).
+floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(0.001, 2.0),
+                   st.floats(0.001, 2.0).map(str), st.text(max_size=5))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(rows=st.lists(st.tuples(images(), floats, floats, floats), min_size=1, max_size=4))
+@given(rows=st.lists(st.tuples(images(), floats, floats, floats, st.booleans()), min_size=1, max_size=4))
 def test_every_row_comes_back_with_a_status(tiny_ensemble, rows):
-    imgs, z, scale, petro = map(list, zip(*rows))
-    ids = list(range(len(rows)))
+    imgs, z, scale, petro, has_id = map(list, zip(*rows))
+    ids = [i if keep else None for i, keep in enumerate(has_id)]
     out = classify_batch(tiny_ensemble, objid=ids, image=imgs, redshift=z, pixel_scale_arcsec=scale, petro_r90=petro,
                          params=MethodParams(n_samples=1, tl=2))
     assert list(out[C.OBJID]) == ids
