@@ -9,7 +9,8 @@ This implementation gives the same answers in O(n log n): the map is sorted once
 the pixels above every threshold are a prefix of the sorted order, and prefix sums of
 the coordinates give the count and correlation at all 5,000 thresholds at once.  The
 mask's diameter is taken over its convex hull, whose candidates are the first and last
-pixel of each row; only pixels above the lowest threshold are sorted.  The literal loop lives in ``tests/reference_bars.py``.
+pixel of each row; only pixels above the lowest threshold are sorted.  The literal loop
+lives in ``tests/reference_bars.py``.
 """
 
 from __future__ import annotations
