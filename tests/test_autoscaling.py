@@ -36,7 +36,7 @@ while True:
 def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthetic_table, tiny_checkpoint, tmp_path):
     bucket, opts = s3_bucket
     fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])
-    n_shards, rows = 30, 4
+    n_shards, rows = 48, 4  # long enough that the second GPU node joins with shards still to do
     for k in range(n_shards):
         buf = io.BytesIO()
         t = synthetic_table.slice(k % 5, rows)
