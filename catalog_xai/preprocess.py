@@ -107,6 +107,12 @@ def measure_r90_pixels(rgb: np.ndarray) -> float:
 FRAMINGS = ("native", "petrosian", "measured")
 
 
+#: Largest frame, as a multiple of the cutout's side, that a cutout is padded out to. Beyond
+#: it the galaxy would fill a few map pixels, and the padded image alone could exhaust memory
+#: (an absurd petroR90_r of 1e4 arcsec asks for a frame 10^5 pixels across).
+MAX_FRAME_PER_CUTOUT = 8
+
+
 def framing_crop(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: float = float("nan")) -> int:
     """Side in original pixels of the region a GZ2-framed model sees (see FRAMINGS).
 
@@ -121,11 +127,16 @@ def framing_crop(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: f
     if framing == "native":
         return crop_pixels(rgb.shape[0], crop_fraction)
     if framing == "petrosian" and np.isfinite(r90_pix) and r90_pix > 0:
-        return gz2_crop_pixels(r90_pix, crop_fraction)
-    measured = measure_r90_pixels(rgb)
-    if not np.isfinite(measured):
-        raise ImageError("no light above the sky: cannot frame the galaxy")
-    return gz2_crop_pixels(measured, crop_fraction)
+        r90, source = r90_pix, "petroR90_r"
+    else:
+        r90, source = measure_r90_pixels(rgb), "measured R90"
+        if not np.isfinite(r90):
+            raise ImageError("no light above the sky: cannot frame the galaxy")
+    crop = gz2_crop_pixels(r90, crop_fraction)
+    if crop > MAX_FRAME_PER_CUTOUT * rgb.shape[0]:
+        raise ImageError(f"{source} of {r90:.4g} px asks for a frame of {crop} px around a {rgb.shape[0]}-px cutout "
+                         f"(at most {MAX_FRAME_PER_CUTOUT}x): cannot frame the galaxy")
+    return crop
 
 
 def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_px: int | None = None) -> torch.Tensor:

@@ -154,12 +154,12 @@ def restrict_to_data(maps: np.ndarray, data_side: np.ndarray, margin: int = PAD_
     maps = np.asarray(maps, dtype=np.float32)
     out = maps.copy()
     h, w = maps.shape[-2:]
+    yy = np.abs(np.arange(h) + 0.5 - h / 2)[:, None]  # distance of pixel centres from the frame centre
+    xx = np.abs(np.arange(w) + 0.5 - w / 2)[None, :]
     for b, side in enumerate(np.asarray(data_side, dtype=float)):
         if not np.isfinite(side) or side >= min(h, w):
             continue
-        half = max(side / 2 - margin, 0.5)
-        yy = np.abs(np.arange(h) + 0.5 - h / 2)[:, None]
-        xx = np.abs(np.arange(w) + 0.5 - w / 2)[None, :]
+        half = max(side / 2 - margin, 1.0)  # keeps at least the central pixels
         inside = (yy < half) & (xx < half)
         vals = maps[b][inside]
         lo, hi = float(vals.min()), float(vals.max())

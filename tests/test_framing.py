@@ -70,3 +70,14 @@ def test_run_ensemble_lengths_come_back_in_original_pixels(tiny_ensemble):
                          pixel_scale_arcsec=[scale], petro_r90=[t["petroR90_r"]])
     assert np.isclose(tight.data_side[0], 50 / (tight.map_to_original[0] * spec.input_size) * spec.input_size)
     assert tight.data_side[0] < 0.7 * spec.input_size
+
+
+def test_absurd_petrosian_radius_is_a_row_status(tiny_ensemble):
+    """petroR90_r = 1e4 arcsec would pad a 64-px cutout to a frame ~10^5 px across: refused per row."""
+    _, rgb = _galaxy()
+    small = np.asarray(Image.fromarray(rgb).resize((64, 64), Image.LANCZOS))
+    out = run_ensemble(tiny_ensemble, objid=[1, 2], image=[_png(small), _png(small)],
+                       params=MethodParams(n_samples=2, framing="petrosian"),
+                       pixel_scale_arcsec=[0.4, 0.4], petro_r90=[1e4, None])
+    assert out.ok_rows == [1]  # the second falls back to a measured size
+    assert "petroR90_r of 2.5e+04 px asks for a frame" in out.reasons[0][0]
