@@ -18,7 +18,7 @@ from dataclasses import asdict
 import torch
 
 from .models import ModelSpec, create_model
-from .training import TrainConfig, load_train_state, new_member, save_train_state, train_model
+from .training import TrainConfig, load_train_state, member_config, new_member, save_train_state, train_model
 
 STATE_FILE = "train_state.pt"
 
@@ -57,7 +57,8 @@ def _worker_loop(config: dict) -> None:
         if i < len(progress["finished_members"]):
             continue
         spec = ModelSpec(**spec_dict)
-        model = new_member(spec, config["cfg"]["seed"] + i, None if init_states is None else init_states[i])
+        cfg = member_config(TrainConfig(**config["cfg"]), i)
+        model = new_member(spec, cfg.seed, None if init_states is None else init_states[i])
         model = ray.train.torch.prepare_model(model)
         resume = progress["current"]
         if resume is not None:
@@ -79,7 +80,6 @@ def _worker_loop(config: dict) -> None:
                 ray.train.report(metrics)
             progress.update(snapshot)
 
-        cfg = TrainConfig(**{**config["cfg"], "seed": config["cfg"]["seed"] + i})
         train_model(model, x, y, cfg, log=log, weights=w, resume=resume, on_epoch=on_epoch, device=device)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -77,6 +77,11 @@ def evaluate_rmse(model: GalaxyNet, images_u8: torch.Tensor, labels: torch.Tenso
                   weights: torch.Tensor | None = None, device: str | torch.device = "cpu") -> float:
     """(Weighted) RMSE of the model's vote fractions over the existing labels of an image set."""
     return float(rmse(predict_fractions(model, images_u8, batch_size, device), labels, weights))
+
+
+def member_config(cfg: TrainConfig, index: int) -> TrainConfig:
+    """The configuration of ensemble member ``index``: its own seed, so members differ."""
+    return replace(cfg, seed=cfg.seed + index)
 
 
 def new_member(spec, seed: int, init_state: dict | None = None) -> GalaxyNet:

@@ -25,7 +25,8 @@ from catalog_xai import columns as C  # noqa: E402
 from catalog_xai import io as cio  # noqa: E402
 from catalog_xai.models import default_spec  # noqa: E402
 from catalog_xai.preprocess import FRAMINGS  # noqa: E402
-from catalog_xai.training import TrainConfig, evaluate_rmse, frame_for_training, new_member, train_model  # noqa: E402
+from catalog_xai.training import (  # noqa: E402
+    TrainConfig, evaluate_rmse, frame_for_training, member_config, new_member, train_model)
 from catalog_xai.units import r90_pixels  # noqa: E402
 
 
@@ -180,8 +181,9 @@ def main(argv=None) -> int:
     else:
         models, results = [], []
         for i, spec in enumerate(specs):
-            model = new_member(spec, args.seed + i, init.models[i].state_dict() if init else None)
-            res = train_model(model, x, y, TrainConfig(**{**cfg.__dict__, "seed": args.seed + i}), weights=w)
+            member_cfg = member_config(cfg, i)
+            model = new_member(spec, member_cfg.seed, init.models[i].state_dict() if init else None)
+            res = train_model(model, x, y, member_cfg, weights=w)
             models.append(model)
             results.append(res)
     for spec, model, res in zip(specs, models, results):
