@@ -97,12 +97,12 @@ def _figure(ens, rows, params, path):
                        pixel_scale_arcsec=rows[C.PIXEL_SCALE].tolist() if C.PIXEL_SCALE in rows else None,
                        petro_r90=rows[C.PETRO_R90].tolist() if C.PETRO_R90 in rows else None)
     from catalog_xai.preprocess import decode_image, frame_image
-
-    from catalog_xai.saliency import restrict_to_data
+    from catalog_xai.saliency import ensemble_mean_map, restrict_to_data
 
     size = ens.spec.input_size
     imgs, thr = [], []
-    maps = restrict_to_data(inf.maps.mean(0), inf.data_side[inf.ok_rows])  # what the bar is measured on
+    # What the bar is measured on (catalogue.measure_and_convert, method iv): mean map, padding blanked.
+    maps = restrict_to_data(ensemble_mean_map(torch.from_numpy(inf.maps)).numpy(), inf.data_side[inf.ok_rows])
     for k, i in enumerate(inf.ok_rows):
         # The same crop the maps were computed on (map_to_original = crop side / input size).
         crop = int(round(inf.map_to_original[i] * size))
