@@ -74,8 +74,8 @@ def _table(doc: dict) -> str:
 
 def _galaxies(n: int, seed: int = 77, barred_only: bool = True):
     from catalog_xai import columns as C
-    from catalog_xai.preprocess import decode_image
-    from catalog_xai.synth import make_catalogue
+    from catalog_xai.core.preprocess import decode_image
+    from catalog_xai.core.synth import make_catalogue
 
     cat = make_catalogue(n, seed, barred_only=barred_only)
     return [decode_image(b) for b in cat[C.IMAGE]], cat
@@ -84,12 +84,12 @@ def _galaxies(n: int, seed: int = 77, barred_only: bool = True):
 def _ensemble(kind: str):
     import torch
 
-    from catalog_xai import io as cio
-    from catalog_xai.ensemble import Ensemble
-    from catalog_xai.models import create_model
+    from catalog_xai import storage
+    from catalog_xai.core.ensemble import Ensemble
+    from catalog_xai.core.models import create_model
 
     if kind == "small":
-        return cio.load_ensemble("synthetic-small")
+        return storage.load_ensemble("synthetic-small")
     torch.manual_seed(0)  # paper-size architectures; untrained weights time the same
     return Ensemble([create_model(a) for a in ("vgg16", "resnet50v2", "xception")], {"name": "paper-untrained"})
 
@@ -99,10 +99,10 @@ def bench_smoothgrad(args) -> None:
     import torch
     from captum.attr import NoiseTunnel, Saliency
 
-    from catalog_xai import bars
+    from catalog_xai.core import bars
     from catalog_xai import columns as C
-    from catalog_xai.preprocess import frame_image
-    from catalog_xai.saliency import galaxy_seeds, normalise_maps, smoothgrad
+    from catalog_xai.core.preprocess import frame_image
+    from catalog_xai.core.saliency import galaxy_seeds, normalise_maps, smoothgrad
 
     ens = _ensemble(args.ensemble)
     imgs, _ = _galaxies(args.galaxies)
@@ -168,9 +168,9 @@ def bench_bars(args) -> None:
     import numpy as np
     import torch
 
-    from catalog_xai.bars import measure_bar
-    from catalog_xai.preprocess import frame_image
-    from catalog_xai.saliency import smoothgrad
+    from catalog_xai.core.bars import measure_bar
+    from catalog_xai.core.preprocess import frame_image
+    from catalog_xai.core.saliency import smoothgrad
     from reference_bars import reference_bar
     from test_bars import _bar_map, _maps
 
@@ -237,20 +237,20 @@ def bench_pipeline(args) -> None:
     import ray
     import torch
 
-    from catalog_xai import io as cio
-    from catalog_xai.catalogue import MethodParams
-    from catalog_xai.pipeline import PoolConfig, run_survey
-    from catalog_xai.survey import process_shard
+    from catalog_xai import storage
+    from catalog_xai.core.catalogue import MethodParams
+    from catalog_xai.cluster.pool import PoolConfig, run_survey
+    from catalog_xai.cluster.shard import process_shard
 
     tmp = Path(args.workdir)
     url = _survey(tmp, args.shards, args.per_shard)
-    shards = cio.list_shards(url)
+    shards = storage.list_shards(url)
     params = MethodParams(n_samples=args.n_samples)
     cores = args.cores
     n = args.shards * args.per_shard
 
     torch.set_num_threads(cores)
-    ens = cio.load_ensemble("synthetic-small")
+    ens = storage.load_ensemble("synthetic-small")
     t0 = time.perf_counter()
     for s in shards:
         process_shard(s, input_url=url, output_url=str(tmp / "bare_out"), ensemble=ens, params=params, batch_size=16)
@@ -274,16 +274,16 @@ def bench_pipeline(args) -> None:
 def bench_memory(args) -> None:
     import ray
 
-    from catalog_xai import io as cio
-    from catalog_xai.catalogue import MethodParams
-    from catalog_xai.pipeline import PoolConfig, run_survey
+    from catalog_xai import storage
+    from catalog_xai.core.catalogue import MethodParams
+    from catalog_xai.cluster.pool import PoolConfig, run_survey
 
     tmp = Path(args.workdir)
     ray.init(num_cpus=1, logging_level="ERROR", include_dashboard=False)
     rows = []
     for mult in (1, 10):
         url = _survey(tmp, args.shards * mult, args.per_shard)
-        shards = cio.list_shards(url)
+        shards = storage.list_shards(url)
         res = run_survey(shards, input_url=url, output_url=str(tmp / f"mem_out_{mult}"), checkpoint="synthetic-small",
                          params=MethodParams(n_samples=args.n_samples), pool=PoolConfig(1, 1, cpus_per_actor=1))
         rows.append({"shards": len(shards), "galaxies": sum(r["rows_out"] for r in res),

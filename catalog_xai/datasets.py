@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 
 from . import columns as C
-from . import io as cio
-from . import synth
+from . import storage
+from .core import synth
 
 
 def synthetic_shard_table(n: int, seed: int, first_objid: int, barred_only: bool = False) -> pa.Table:
@@ -20,8 +20,8 @@ def _write_shard(k: int, *, output_url: str, n_galaxies: int, shard_size: int, s
                  barred_only: bool = False) -> str:
     first = k * shard_size
     n = min(shard_size, n_galaxies - first)
-    url = cio.join(output_url, f"shard-{k:05d}.parquet")
-    cio.write_table_atomic(synthetic_shard_table(n, seed, first + 1, barred_only), url, storage_options)
+    url = storage.join(output_url, f"shard-{k:05d}.parquet")
+    storage.write_table_atomic(synthetic_shard_table(n, seed, first + 1, barred_only), url, storage_options)
     return url
 
 

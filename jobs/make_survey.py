@@ -1,39 +1,11 @@
 """Write a synthetic GZ2-style survey (images, redshifts, truth, simulated votes) as shards.
 
-    python jobs/make_survey.py --output ./surveys/train --galaxies 6000 --seed 1
+The ``ray job submit`` entry point of ``cxai-make-survey`` (catalog_xai.cli.make_survey); ``--help`` lists the options.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from catalog_xai.datasets import generate_survey  # noqa: E402
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--output", required=True, help="output prefix (local path or fsspec URL)")
-    ap.add_argument("--galaxies", type=int, default=512)
-    ap.add_argument("--shard-size", type=int, default=256)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--barred-only", action="store_true", help="only barred galaxies (for evaluating lengths)")
-    ap.add_argument("--no-ray", action="store_true", help="render in this process instead of Ray tasks")
-    args = ap.parse_args(argv)
-    t0 = time.perf_counter()
-    if not args.no_ray:
-        import ray
-
-        ray.init(logging_level="WARNING")
-    urls = generate_survey(args.output, n_galaxies=args.galaxies, shard_size=args.shard_size, seed=args.seed,
-                           use_ray=not args.no_ray, barred_only=args.barred_only)
-    print(f"wrote {args.galaxies} galaxies in {len(urls)} shards under {args.output} ({time.perf_counter() - t0:.0f} s)")
-    return 0
-
+from catalog_xai.cli.make_survey import main
 
 if __name__ == "__main__":
     sys.exit(main())

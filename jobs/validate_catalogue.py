@@ -1,36 +1,11 @@
 """Check a finished catalogue against its input: rows per shard, objids, schema, units.
 
-    python jobs/validate_catalogue.py --input s3://bucket/survey/ --output s3://bucket/vac/
-
-Exits 0 if every input row is in the catalogue exactly once with the contract's schema,
-1 otherwise, listing what is wrong.
+The ``ray job submit`` entry point of ``cxai-validate`` (catalog_xai.cli.validate_catalogue); ``--help`` lists the options.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from catalog_xai.validate import validate_catalogue  # noqa: E402
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", required=True)
-    ap.add_argument("--output", required=True)
-    ap.add_argument("--storage-options", default="{}", type=json.loads)
-    args = ap.parse_args(argv)
-    res = validate_catalogue(args.input, args.output, args.storage_options)
-    print(f"{res['shards']} shards, {res['rows_in']} rows in, {res['rows_out']} rows out")
-    for p in res["problems"]:
-        print(f"PROBLEM: {p}")
-    print("catalogue is complete and matches the contract" if res["ok"] else f"{len(res['problems'])} problem(s)")
-    return 0 if res["ok"] else 1
-
+from catalog_xai.cli.validate_catalogue import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -70,8 +70,8 @@ def s3_bucket(s3_endpoint, request):
 @pytest.fixture(scope="session")
 def tiny_ensemble():
     """Three small untrained CNNs of different architectures (fast, deterministic)."""
-    from catalog_xai.ensemble import Ensemble
-    from catalog_xai.models import create_model, default_spec
+    from catalog_xai.core.ensemble import Ensemble
+    from catalog_xai.core.models import create_model, default_spec
 
     torch.manual_seed(0)
     models = [create_model(default_spec(a, input_size=48)) for a in ("small_vgg", "small_resnet", "small_xception")]
@@ -89,8 +89,8 @@ def synthetic_table():
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, tiny_ensemble):
     """The tiny ensemble saved as a checkpoint directory (what jobs take)."""
-    from catalog_xai import io as cio
+    from catalog_xai import storage
 
     path = tmp_path_factory.mktemp("ckpt") / "tiny"
-    cio.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
+    storage.save_ensemble(tiny_ensemble.models, str(path), name="tiny-test", training_data="none")
     return str(path)

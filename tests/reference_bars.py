@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from catalog_xai.bars import THRESHOLDS
+from catalog_xai.core.bars import THRESHOLDS
 
 
 def reference_bar(saliency, tc=0.85, tl=30, criterion="pearson"):

@@ -20,7 +20,7 @@ import s3fs
 
 from autoscaling import LocalAutoscalingCluster
 from conftest import free_port
-from catalog_xai.validate import validate_catalogue
+from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 MONITOR = """

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai.catalogue import MethodParams, classify_batch
+from catalog_xai.core.catalogue import MethodParams, classify_batch
 
 
 @st.composite

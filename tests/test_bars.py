@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from catalog_xai.bars import measure_bar, measure_bars
+from catalog_xai.core.bars import measure_bar, measure_bars
 from reference_bars import reference_bar
 
 
@@ -78,7 +78,7 @@ def test_batched_matches_single_and_rejects_bad_shape():
 
 
 def test_grid_equals_single_measurements():
-    from catalog_xai.bars import measure_bar_grid
+    from catalog_xai.core.bars import measure_bar_grid
 
     rng = np.random.default_rng(5)
     m = _bar_map(64, 0.7, 30, 2, rng)

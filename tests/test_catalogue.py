@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai.catalogue import MethodParams, classify_batch
+from catalog_xai.core.catalogue import MethodParams, classify_batch
 
 FAST = MethodParams(n_samples=4, tl=5)
 

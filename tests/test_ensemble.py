@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from catalog_xai import io as cio
-from catalog_xai.ensemble import Ensemble
-from catalog_xai.models import create_model, default_spec
+from catalog_xai import storage
+from catalog_xai.core.ensemble import Ensemble
+from catalog_xai.core.models import create_model, default_spec
 
 
 def test_members_must_share_framing():
@@ -26,7 +26,7 @@ def test_parameters_are_frozen_and_compile_keeps_results(tiny_ensemble):
 
 
 def test_shipped_ensemble_loads_and_classifies():
-    ens = cio.load_ensemble("synthetic-small")
+    ens = storage.load_ensemble("synthetic-small")
     assert [m.spec.architecture for m in ens.models] == ["small_vgg", "small_resnet", "small_xception"]
     assert ens.manifest["output_columns"][5] == "bar_yes_fraction"
     p = ens.predict(torch.zeros(1, 3, 112, 112))

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from catalog_xai.evaluation import compare_lengths
+from catalog_xai.core.evaluation import compare_lengths
 
 
 def test_compare_lengths_recovers_scale_and_correlation():
@@ -20,7 +20,7 @@ def test_compare_lengths_recovers_scale_and_correlation():
 
 def test_morphology_metrics():
     from catalog_xai import columns as C
-    from catalog_xai.evaluation import conditional_bar_fraction, morphology_metrics
+    from catalog_xai.core.evaluation import conditional_bar_fraction, morphology_metrics
 
     rng = np.random.default_rng(1)
     labels = rng.uniform(0, 1, (60, 37))

@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 
-from catalog_xai import io as cio
+from catalog_xai import storage
 from conftest import free_port
-from catalog_xai.validate import validate_catalogue
+from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "jobs"))
@@ -313,26 +313,26 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
             raise ConnectionResetError("reset by https://AKIAEXAMPLE:sEcReT@host/x?X-Amz-Signature=deadbeef")
         return "ok"
 
-    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"):
-        assert cio.with_retries(flaky, attempts=4, base_delay=0.01, what="get s3://b/k") == "ok"
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.storage"):
+        assert storage.with_retries(flaky, attempts=4, base_delay=0.01, what="get s3://b/k") == "ok"
     assert len(calls) == 3 and len(caplog.records) == 2
     assert "sEcReT" not in caplog.text and "deadbeef" not in caplog.text and "attempt 1 of 4" in caplog.text
 
     for permanent in (FileNotFoundError("gone"), PermissionError("denied"), IsADirectoryError("dir"), ValueError("bad")):
         calls.clear()
         with pytest.raises(type(permanent)):
-            cio.with_retries(lambda e=permanent: calls.append(1) or (_ for _ in ()).throw(e), attempts=4, base_delay=0.01)
+            storage.with_retries(lambda e=permanent: calls.append(1) or (_ for _ in ()).throw(e), attempts=4, base_delay=0.01)
         assert len(calls) == 1
-    with pytest.raises(cio.RetriesExhausted, match="gave up after 3 attempts"):
-        cio.with_retries(lambda: (_ for _ in ()).throw(TimeoutError("slow")), attempts=3, base_delay=0.01)
+    with pytest.raises(storage.RetriesExhausted, match="gave up after 3 attempts"):
+        storage.with_retries(lambda: (_ for _ in ()).throw(TimeoutError("slow")), attempts=3, base_delay=0.01)
 
     # A real s3fs stack: HEAD fails once (503), then a ranged GET fails twice (500).
     bucket, proxy, opts, _ = survey
     shard = r"/survey/shard-1\.parquet$"
     proxy.rules += [Rule("HEAD", shard, 503, "ServiceUnavailable"), Rule("GET", shard, 500, times=2)]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"):
-        pf = cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.storage"):
+        pf = storage.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
         table = pf.read()
     assert table.num_rows == 3 and proxy.injected() == 3
     assert len([r for r in caplog.records if "retrying" in r.getMessage()]) == 3
@@ -341,8 +341,8 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
     # A 4xx is the caller's fault: raised at once, not retried.
     proxy.rules = [Rule("HEAD", shard, 400, "InvalidArgument", times=None)]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="catalog_xai.io"), pytest.raises(cio.ShardError, match="shard-1"):
-        cio.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.storage"), pytest.raises(storage.ShardError, match="shard-1"):
+        storage.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
     assert proxy.rules[0].injected >= 1 and not caplog.records  # (s3fs itself makes 2 HEADs here)
 
 
@@ -362,7 +362,7 @@ def test_transient_storage_faults_every_row_once(ray_session, survey, s3_endpoin
     _check_every_row_once(bucket, s3_endpoint)
     summary = json.loads(s3fs.S3FileSystem(endpoint_url=s3_endpoint).cat(f"{bucket}/vac/_summary.json"))
     assert summary["shards_failed"] == 0 and summary["galaxies"] == 8
-    assert len(list(cio.committed_outputs(f"{bucket}/vac/", summary["config_hash"], opts))) == 3
+    assert len(list(storage.committed_outputs(f"{bucket}/vac/", summary["config_hash"], opts))) == 3
 
 
 def test_permanent_fault_fails_one_shard_then_resubmission_completes_it(ray_session, survey, s3_endpoint,
@@ -375,7 +375,7 @@ def test_permanent_fault_fails_one_shard_then_resubmission_completes_it(ray_sess
     failed = [r for r in summary["per_shard"] if r["error"]]
     assert summary["shards_failed"] == 1 and failed[0]["shard"].endswith("/shard-1.parquet")
     assert "gave up after 5 attempts" in failed[0]["error"]
-    assert summary["galaxies"] == 5 and proxy.injected() == cio.RETRY_ATTEMPTS  # bounded: 5 attempts, 5 errors
+    assert summary["galaxies"] == 5 and proxy.injected() == storage.RETRY_ATTEMPTS  # bounded: 5 attempts, 5 errors
     res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", {"endpoint_url": s3_endpoint})
     assert res["rows_in"] == 8 and res["rows_out"] == 5 and len(res["problems"]) == 1
     before = {p: fs.info(p)["ETag"] for p in fs.find(f"{bucket}/vac/") if p.endswith(".parquet")}
@@ -415,7 +415,7 @@ def test_shard_that_kills_its_actor_every_time_is_reported_not_retried_forever(r
                                                                                 tiny_checkpoint):
     """A poison shard (its actor dies on every attempt, as on an out-of-memory image): bounded retries,
     then the shard is reported failed and the rest of the survey completes."""
-    from catalog_xai.pipeline import MAX_TASK_RETRIES
+    from catalog_xai.cluster.pool import MAX_TASK_RETRIES
 
     bucket, proxy, opts, fs = survey
     killer = KillClient()
@@ -614,4 +614,4 @@ def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
     [(arch, epoch)] = report["ray_train"]["resumed_at"]
     assert arch == "small_vgg" and 1 <= epoch < 8
     assert report["models"]["small_vgg"]["history"]["epoch"] == list(range(1, 9))
-    assert cio.load_ensemble(str(out)).models[0].spec.architecture == "small_vgg"
+    assert storage.load_ensemble(str(out)).models[0].spec.architecture == "small_vgg"

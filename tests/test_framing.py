@@ -5,9 +5,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from catalog_xai import synth
-from catalog_xai.catalogue import MethodParams, run_ensemble
-from catalog_xai.preprocess import frame_image, gz2_crop_pixels, measure_r90_pixels
+from catalog_xai.core import synth
+from catalog_xai.core.catalogue import MethodParams, run_ensemble
+from catalog_xai.core.preprocess import frame_image, gz2_crop_pixels, measure_r90_pixels
 
 
 def _galaxy(seed=2):

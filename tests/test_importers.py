@@ -1,4 +1,4 @@
-"""Survey importers on the real Galaxy Zoo fixtures (catalog_xai/importers.py, jobs/import_survey.py)."""
+"""Survey importers on the real Galaxy Zoo fixtures (catalog_xai/importers/, jobs/import_survey.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from catalog_xai import columns as C
 from catalog_xai import importers as imp
-from catalog_xai import io as cio
+from catalog_xai import storage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,9 +39,9 @@ def _fixture(*parts) -> Path:
 
 def _read(out) -> pd.DataFrame:
     """All shards under ``out``, checked against the input contract, in order."""
-    urls = cio.list_shards(str(out))
+    urls = storage.list_shards(str(out))
     for u in urls:
-        cio.open_shard(u)  # raises if the input contract is broken
+        storage.open_shard(u)  # raises if the input contract is broken
     return pd.concat([pq.read_table(u).to_pandas() for u in urls], ignore_index=True)
 
 
@@ -75,7 +75,7 @@ def test_cumulative_from_conditional_tree():
     per_q[0, sl["smooth_or_featured"]] = [0.2, 0.6, 0.2]
     per_q[0, sl["edge_on"]] = [0.25, 0.75]
     per_q[0, sl["bar"]] = [0.8, 0.4]  # does not sum to 1: renormalised to 2/3, 1/3
-    cum = imp.cumulative_from_conditional(per_q)[0]
+    cum = labels.cumulative_from_conditional(per_q)[0]
     assert cum[C.KAGGLE_IDS.index("3.1")] == pytest.approx(2 / 3 * 0.75 * 0.6)
     assert np.isnan(cum[C.KAGGLE_IDS.index("4.1")])  # absent question
 

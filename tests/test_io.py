@@ -4,32 +4,32 @@ import pytest
 import torch
 
 from catalog_xai import columns as C
-from catalog_xai import io as cio
-from catalog_xai.models import create_model, default_spec
+from catalog_xai import storage
+from catalog_xai.core.models import create_model, default_spec
 
 
 def test_checkpoint_roundtrip_through_s3(s3_bucket, tiny_ensemble):
     url, opts = s3_bucket
-    cio.save_ensemble(tiny_ensemble.models, f"{url}/ens", name="tiny", training_data="test", storage_options=opts)
-    loaded = cio.load_ensemble(f"{url}/ens", opts)
+    storage.save_ensemble(tiny_ensemble.models, f"{url}/ens", name="tiny", training_data="test", storage_options=opts)
+    loaded = storage.load_ensemble(f"{url}/ens", opts)
     x = torch.rand(2, 3, 48, 48)
     torch.testing.assert_close(loaded.predict(x), tiny_ensemble.predict(x))
     assert loaded.manifest["name"] == "tiny" and len(loaded) == 3
 
 
 def test_checkpoint_checksum_and_missing_manifest(tmp_path, tiny_ensemble):
-    cio.save_ensemble(tiny_ensemble.models, str(tmp_path / "e"), name="t", training_data="x")
+    storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "e"), name="t", training_data="x")
     f = tmp_path / "e" / "small_vgg.safetensors"
     f.write_bytes(f.read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(ValueError, match="checksum mismatch"):
-        cio.load_ensemble(str(tmp_path / "e"))
+        storage.load_ensemble(str(tmp_path / "e"))
     with pytest.raises(FileNotFoundError, match="manifest.json"):
-        cio.load_ensemble(str(tmp_path / "nothing"))
+        storage.load_ensemble(str(tmp_path / "nothing"))
 
 
 def test_checkpoint_is_not_a_pickle(tmp_path):
     m = create_model(default_spec("small_vgg", input_size=32))
-    cio.save_ensemble([m], str(tmp_path / "e"), name="t", training_data="x")
+    storage.save_ensemble([m], str(tmp_path / "e"), name="t", training_data="x")
     assert (tmp_path / "e" / "small_vgg.safetensors").read_bytes()[:1] != b"\x80"  # no pickle protocol header
 
 
@@ -37,36 +37,36 @@ def test_missing_column_is_refused_with_its_name_and_file(tmp_path, synthetic_ta
     bad = synthetic_table.drop_columns([C.REDSHIFT])
     path = str(tmp_path / "bad.parquet")
     pq.write_table(bad, path)
-    with pytest.raises(cio.ShardError, match=r"bad\.parquet: required column 'redshift' is missing"):
-        cio.open_shard(path)
+    with pytest.raises(storage.ShardError, match=r"bad\.parquet: required column 'redshift' is missing"):
+        storage.open_shard(path)
     noscale = synthetic_table.drop_columns([C.PETRO_R90])
     pq.write_table(noscale, path)
-    with pytest.raises(cio.ShardError, match="pixel_scale_arcsec"):
-        cio.open_shard(path)
+    with pytest.raises(storage.ShardError, match="pixel_scale_arcsec"):
+        storage.open_shard(path)
 
 
 def test_not_parquet_is_refused(tmp_path):
     p = tmp_path / "x.parquet"
     p.write_bytes(b"hello")
-    with pytest.raises(cio.ShardError, match="not a readable Parquet"):
-        cio.open_shard(str(p))
+    with pytest.raises(storage.ShardError, match="not a readable Parquet"):
+        storage.open_shard(str(p))
 
 
 def test_output_paths_are_deterministic_and_inside_the_prefix():
-    assert cio.output_path("s3://b/in/a/s1.parquet", "s3://b/in/", "s3://b/out") == "s3://b/out/a/s1.parquet"
-    assert cio.output_path("/d/in/s1.parquet", "/d/in/s1.parquet", "/d/out") == "/d/out/s1.parquet"
+    assert storage.output_path("s3://b/in/a/s1.parquet", "s3://b/in/", "s3://b/out") == "s3://b/out/a/s1.parquet"
+    assert storage.output_path("/d/in/s1.parquet", "/d/in/s1.parquet", "/d/out") == "/d/out/s1.parquet"
 
 
 def test_write_is_atomic_and_lists_only_shards(tmp_path):
     t = pa.table({"a": [1, 2]})
-    cio.write_table_atomic(t, str(tmp_path / "o" / "x.parquet"))
+    storage.write_table_atomic(t, str(tmp_path / "o" / "x.parquet"))
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.parquet"]
     (tmp_path / "o" / "_summary.parquet").write_bytes(b"")
-    assert cio.list_shards(str(tmp_path / "o")) == [str(tmp_path / "o" / "x.parquet")]
+    assert storage.list_shards(str(tmp_path / "o")) == [str(tmp_path / "o" / "x.parquet")]
 
 
 def test_validator_catches_missing_rows_duplicates_and_units(tmp_path, synthetic_table):
-    from catalog_xai.validate import check_schema, validate_catalogue
+    from catalog_xai.storage.validate import check_schema, validate_catalogue
 
     pq.write_table(synthetic_table.slice(0, 3), tmp_path / "in.parquet")
     (tmp_path / "out").mkdir()
@@ -84,7 +84,7 @@ def test_validator_catches_missing_rows_duplicates_and_units(tmp_path, synthetic
 
 
 def test_credentials_are_refused_as_storage_options():
-    assert cio.check_storage_options({"endpoint_url": "http://x", "client_kwargs": {"region_name": "eu"}})
+    assert storage.check_storage_options({"endpoint_url": "http://x", "client_kwargs": {"region_name": "eu"}})
     for bad in ({"secret": "s"}, {"key": "AKIA"}, {"client_kwargs": {"aws_secret_access_key": "s"}}, {"token": "t"}):
         with pytest.raises(ValueError, match="looks like a credential"):
-            cio.check_storage_options(bad)
+            storage.check_storage_options(bad)

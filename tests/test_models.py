@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from catalog_xai import models
+from catalog_xai.core import models
 
 # Keras applications' total parameter counts (include_top, 1000 classes, BN statistics counted).
 KERAS_PARAMS = {"vgg16": 138_357_544, "resnet50v2": 25_613_800, "xception": 22_910_480}

@@ -13,8 +13,8 @@ import s3fs
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai import io as cio
-from catalog_xai.validate import validate_catalogue
+from catalog_xai import storage
+from catalog_xai.storage.validate import validate_catalogue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
 import classify_survey  # noqa: E402
@@ -151,7 +151,7 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
     from astropy.io import fits
     from astropy.table import Table
 
-    from catalog_xai.release import make_release
+    from catalog_xai.storage.release import make_release
 
     res = make_release(str(out), str(tmp_path / "release"), name="vac")
     assert res["rows"] == 6 and res["duplicated_objids"] == 0

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from catalog_xai.preprocess import ImageError, decode_image, frame_image
+from catalog_xai.core.preprocess import ImageError, decode_image, frame_image
 
 
 def _encode(arr, fmt="PNG", mode=None):

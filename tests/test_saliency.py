@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from catalog_xai import columns as C
-from catalog_xai.saliency import ensemble_mean_map, galaxy_seeds, smoothgrad
+from catalog_xai.core.saliency import ensemble_mean_map, galaxy_seeds, smoothgrad
 
 
 class Linear37(nn.Module):
@@ -88,8 +88,8 @@ def test_rejects_bad_arguments():
 
 def test_padding_never_holds_the_bar():
     """A padded frame: the step at the cutout's edge outshines a fainter bar inside it."""
-    from catalog_xai.bars import measure_bars
-    from catalog_xai.saliency import restrict_to_data
+    from catalog_xai.core.bars import measure_bars
+    from catalog_xai.core.saliency import restrict_to_data
 
     h = 64
     yy, xx = np.mgrid[:h, :h] + 0.5 - h / 2

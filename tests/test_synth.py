@@ -1,8 +1,8 @@
 import numpy as np
 
 from catalog_xai import columns as C
-from catalog_xai import synth
-from catalog_xai.preprocess import decode_image
+from catalog_xai.core import synth
+from catalog_xai.core.preprocess import decode_image
 
 
 def test_votes_are_cumulative_down_the_tree():

@@ -2,8 +2,8 @@ import math
 
 import torch
 
-from catalog_xai.models import create_model, default_spec
-from catalog_xai.training import TrainConfig, augment, rmse, train_model
+from catalog_xai.core.models import create_model, default_spec
+from catalog_xai.core.training import TrainConfig, augment, rmse, train_model
 
 
 def test_rmse_ignores_missing_labels_and_weighs_by_votes():
@@ -47,7 +47,7 @@ def _learnable(n=64, size=32):
 
 def test_interrupted_training_resumes_to_the_same_weights(tmp_path):
     """Stop after epoch 2, reload the saved state from disk, continue: same weights as never stopping."""
-    from catalog_xai.training import load_train_state, save_train_state
+    from catalog_xai.storage.checkpoints import load_train_state, save_train_state
 
     x, y = _learnable()
     cfg = TrainConfig(epochs=4, batch_size=16, seed=3)
@@ -86,14 +86,14 @@ def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensem
     import sys
     from pathlib import Path
 
-    from catalog_xai import io as cio
+    from catalog_xai import storage
     from catalog_xai.datasets import generate_survey
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
     import train_ensemble
 
     generate_survey(str(tmp_path / "s"), n_galaxies=16, shard_size=8, seed=8)
-    cio.save_ensemble(tiny_ensemble.models, str(tmp_path / "init"), name="tiny", training_data="none")
+    storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "init"), name="tiny", training_data="none")
     rc = train_ensemble.main(["--train", str(tmp_path / "s"), "--init", str(tmp_path / "init"), "--output",
                               str(tmp_path / "ft"), "--epochs", "2", "--batch-size", "4", "--weight-by-votes",
                               "--holdout-fraction", "0.25", "--lr", "3e-4", "--name", "ft-test",
@@ -103,7 +103,7 @@ def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensem
     assert log["n_train"] + log["n_test"] == 16 and log["n_test"] == len(log["holdout_objids"]) > 0
     assert log["weight_by_votes"] and log["init"].endswith("init")
     assert (tmp_path / "ft" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
-    ft = cio.load_ensemble(str(tmp_path / "ft"))
+    ft = storage.load_ensemble(str(tmp_path / "ft"))
     assert ft.manifest["name"] == "ft-test" and "fine-tuned from" in ft.manifest["training_data"]
     before = tiny_ensemble.models[0].state_dict()["head.weight"]
     assert not torch.equal(ft.models[0].state_dict()["head.weight"], before)  # it trained

@@ -1,7 +1,7 @@
 import numpy as np
 
-from catalog_xai import tuning
-from catalog_xai.bars import measure_bar
+from catalog_xai.core import tuning
+from catalog_xai.core.bars import measure_bar
 
 
 def test_correlation_grid_matches_numpy():
@@ -39,15 +39,15 @@ def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     import sys
     from pathlib import Path
 
-    from catalog_xai import io as cio
-    from catalog_xai.catalogue import MethodParams
+    from catalog_xai import storage
+    from catalog_xai.core.catalogue import MethodParams
     from catalog_xai.datasets import generate_survey
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
     import tune_bars
 
     generate_survey(str(tmp_path / "s"), n_galaxies=12, shard_size=6, seed=4, barred_only=True)
-    cio.save_ensemble(tiny_ensemble.models, str(tmp_path / "ckpt"), name="tiny", training_data="none")
+    storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "ckpt"), name="tiny", training_data="none")
     rc = tune_bars.main(["--survey", str(tmp_path / "s"), "--output", str(tmp_path / "out"), "--checkpoint",
                          str(tmp_path / "ckpt"), "--n-samples", "2", "--s-noise", "0.1", "0.2", "--tc", "0.8", "0.9",
                          "--tl", "2", "5", "--control", "--control-epochs", "1"])

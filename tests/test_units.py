@@ -3,7 +3,7 @@ import pytest
 from astropy import units as u
 from astropy.cosmology import Planck18, WMAP9
 
-from catalog_xai import units
+from catalog_xai.core import units
 
 
 def test_pixel_scale_prefers_explicit_then_gz2_rule():

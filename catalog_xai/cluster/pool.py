@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import io as cio
-from .catalogue import MethodParams
+from .. import storage
+from ..core.catalogue import MethodParams
 
 SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "statuses", "seconds", "error",
                 "actor_peak_rss_mb", "node_id")
@@ -55,18 +55,18 @@ class ShardClassifier:
 
         self.node_id = ray.get_runtime_context().get_node_id()  # reported per shard: which node did it
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.ensemble = cio.load_ensemble(checkpoint, storage_options, device=self.device)
+        self.ensemble = storage.load_ensemble(checkpoint, storage_options, device=self.device)
         if compile_models:
             self.ensemble.compile()
         self.params = MethodParams.from_dict(params)
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
                        batch_size=batch_size, job_hash=job_hash)
-        from .units import get_cosmology
+        from ..core.units import get_cosmology
 
         self.cosmology = get_cosmology(self.params.cosmology)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from .survey import process_shard
+        from .shard import process_shard
 
         rows = []
         for shard in batch["shard"]:

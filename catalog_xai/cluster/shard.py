@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 
-from . import columns as C
-from . import io as cio
-from .catalogue import EnsembleOutput, MethodParams, measure_and_convert, run_ensemble
-from .ensemble import Ensemble
+from .. import columns as C
+from .. import storage
+from ..core.catalogue import EnsembleOutput, MethodParams, measure_and_convert, run_ensemble
+from ..core.ensemble import Ensemble
 
 
 def _column(rb: pa.RecordBatch, name: str):
@@ -72,8 +72,8 @@ def process_shard(
     is recorded in it, to trace a shard to the machine that made it.
     """
     t0 = time.perf_counter()
-    out_url = cio.output_path(shard_url, input_url, output_url)
-    pf = cio.open_shard(shard_url, storage_options)
+    out_url = storage.output_path(shard_url, input_url, output_url)
+    pf = storage.open_shard(shard_url, storage_options)
     # Bar measurement of batch k runs on a CPU thread while the ensemble computes batch k+1,
     # so a GPU never waits for it (the numpy work releases the GIL in its heavy parts).
     pieces, pending = [], None
@@ -94,10 +94,10 @@ def process_shard(
             "catalog_xai.input": shard_url,
         }
     )
-    cio.write_table_atomic(table, out_url, storage_options)
+    storage.write_table_atomic(table, out_url, storage_options)
     status = table.column(C.STATUS).to_pylist()
     if job_hash:
-        cio.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
+        storage.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
                                                "config_hash": job_hash, **(worker or {})}, storage_options)
     return {
         "shard": shard_url,

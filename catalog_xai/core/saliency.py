@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import columns as C
+from .. import columns as C
 from .preprocess import greyscale
 
 

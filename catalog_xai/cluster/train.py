@@ -17,8 +17,9 @@ from dataclasses import asdict
 
 import torch
 
-from .models import ModelSpec, create_model
-from .training import TrainConfig, load_train_state, member_config, new_member, save_train_state, train_model
+from ..core.models import ModelSpec, create_model
+from ..core.training import TrainConfig, member_config, new_member, train_model
+from ..storage.checkpoints import load_train_state, save_train_state
 
 STATE_FILE = "train_state.pt"
 
@@ -27,9 +28,9 @@ def _pyarrow_storage(storage_url: str, storage_options: dict | None):
     """Ray Train's (path, pyarrow filesystem) for any fsspec URL (S3 endpoints included)."""
     import pyarrow.fs as pafs
 
-    from . import io as cio
+    from .. import storage
 
-    fs, path = cio.filesystem(cio.absolute(storage_url), storage_options)
+    fs, path = storage.filesystem(storage.absolute(storage_url), storage_options)
     fs.makedirs(path, exist_ok=True)
     return path, pafs.PyFileSystem(pafs.FSSpecHandler(fs))
 

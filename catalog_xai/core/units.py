@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import columns as C
+from .. import columns as C
 
 DEFAULT_COSMOLOGY = "Planck18"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import columns as C
-from . import io as cio
+from .. import columns as C
+from .. import storage
 
 
 def _read(url: str, columns=None, storage_options=None) -> pa.Table:
-    fs, path = cio.filesystem(url, storage_options)
+    fs, path = storage.filesystem(url, storage_options)
     with fs.open(path, "rb") as f:
         return pq.read_table(f, columns=columns)
 
@@ -37,10 +37,10 @@ def validate_catalogue(input_url: str, output_url: str, storage_options: dict | 
     """Compare every input shard with its catalogue shard; returns counts and a list of problems."""
     problems: list[str] = []
     rows_in = rows_out = 0
-    shards = cio.list_shards(input_url, storage_options)
+    shards = storage.list_shards(input_url, storage_options)
     seen: dict[int, str] = {}
     for shard in shards:
-        out_url = cio.output_path(shard, input_url, output_url)
+        out_url = storage.output_path(shard, input_url, output_url)
         try:
             src = _read(shard, [C.OBJID], storage_options)
         except Exception as err:  # an unreadable input shard cannot have a catalogue either

@@ -9,16 +9,16 @@ from datetime import datetime, timezone
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from . import columns as C
-from . import io as cio
+from .. import __version__
+from .. import columns as C
+from .. import storage
 
 #: Keys of the job manifest that become FITS header keywords (HIERARCH CXAI ...).
 _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
 
 
 def _read_all(output_url: str, storage_options=None) -> pa.Table:
-    return cio.read_survey(output_url, storage_options=storage_options).replace_schema_metadata(None)
+    return storage.read_survey(output_url, storage_options=storage_options).replace_schema_metadata(None)
 
 
 def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:
@@ -38,8 +38,8 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
     from astropy.io import fits as afits
     from astropy.table import Table
 
-    fs_out, out_path = cio.filesystem(output_url, storage_options)
-    with fs_out.open(cio.join(out_path, cio.JOB_MANIFEST), "r") as f:
+    fs_out, out_path = storage.filesystem(output_url, storage_options)
+    with fs_out.open(storage.join(out_path, storage.JOB_MANIFEST), "r") as f:
         job = json.load(f)
     table = _read_all(output_url, storage_options)
     objids = table.column(C.OBJID).to_numpy()
@@ -48,8 +48,8 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
                                                 "release_code_version": __version__})}
     table = table.replace_schema_metadata(meta)
     files = {}
-    pq_url = cio.join(release_url, f"{name}.parquet")
-    cio.write_table_atomic(table, pq_url, storage_options)
+    pq_url = storage.join(release_url, f"{name}.parquet")
+    storage.write_table_atomic(table, pq_url, storage_options)
     files[f"{name}.parquet"] = pq_url
     if fits:
         t = Table.from_pandas(table.to_pandas())
@@ -67,18 +67,18 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
 
         buf = _io.BytesIO()
         afits.HDUList([afits.PrimaryHDU(), hdu]).writeto(buf, checksum=True)
-        fits_url = cio.join(release_url, f"{name}.fits")
-        fs, path = cio.filesystem(fits_url, storage_options)
+        fits_url = storage.join(release_url, f"{name}.fits")
+        fs, path = storage.filesystem(fits_url, storage_options)
         fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         with fs.open(path, "wb") as f:
             f.write(buf.getvalue())
         files[f"{name}.fits"] = fits_url
     sums = []
     for fname, url in files.items():
-        fs, path = cio.filesystem(url, storage_options)
+        fs, path = storage.filesystem(url, storage_options)
         with fs.open(path, "rb") as f:
             sums.append(f"{hashlib.sha256(f.read()).hexdigest()}  {fname}")
-    fs, path = cio.filesystem(cio.join(release_url, "SHA256SUMS"), storage_options)
+    fs, path = storage.filesystem(storage.join(release_url, "SHA256SUMS"), storage_options)
     with fs.open(path, "w") as f:
         f.write("\n".join(sums) + "\n")
     return {"rows": table.num_rows, "duplicated_objids": n_dup, "files": files, "sha256": sums}

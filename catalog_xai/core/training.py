@@ -210,16 +210,6 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     return {"best_val_rmse": best, "history": history}
 
 
-def save_train_state(state: dict, path: str) -> None:
-    """Write a training state (``train_model``'s ``on_epoch`` argument) to a local file."""
-    torch.save(state, path)
-
-
-def load_train_state(path: str) -> dict:
-    """Read a training state; ``weights_only`` so a tampered file cannot run code on load."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def frame_for_training(images: list[bytes], input_size: int, crop_fraction: float, framing: str = "native",
                        r90_pix=None) -> tuple[torch.Tensor, np.ndarray]:
     """Decode and frame encoded cutouts into uint8 (N, 3, S, S); returns (images, usable mask)."""

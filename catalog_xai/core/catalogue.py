@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import bars, saliency, units
-from . import columns as C
+from .. import columns as C
 from .ensemble import Ensemble
 from .preprocess import FRAMINGS, ImageError, decode_image, frame_galaxy
 

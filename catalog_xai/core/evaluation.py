@@ -35,7 +35,7 @@ def compare_lengths(measured, reference, weights=None) -> dict:
 
 def conditional_bar_fraction(fractions: np.ndarray) -> np.ndarray:
     """Class3.1 / (Class3.1 + Class3.2): the share of 'bar' among those asked (NaN if nobody was)."""
-    from . import columns as C
+    from .. import columns as C
 
     yes = fractions[:, C.KAGGLE_IDS.index("3.1")]
     no = fractions[:, C.KAGGLE_IDS.index("3.2")]
@@ -58,7 +58,7 @@ def morphology_metrics(pred: np.ndarray, labels: np.ndarray, bar_votes: np.ndarr
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    from . import columns as C
+    from .. import columns as C
 
     pred, labels = np.asarray(pred, float), np.asarray(labels, float)
     have = np.isfinite(labels)

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import columns as C
+from .. import columns as C
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from . import columns as C
+from .. import columns as C
 from .units import kpc_per_arcsec
 
 IMAGE_SIZE = 424

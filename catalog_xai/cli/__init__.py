@@ -1,0 +1,1 @@
+"""Command-line entry points: each job's argument parsing and ``main`` (console scripts ``cxai-*``)."""

@@ -1,0 +1,106 @@
+"""Ensemble checkpoints: safetensors weights plus a manifest that says how to feed them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+
+import torch
+
+from .. import columns as C
+from ..core.ensemble import Ensemble
+from ..core.models import ModelSpec, create_model
+from .objects import filesystem, join, with_retries
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = "catalog_xai-ensemble/1"
+#: Ensembles that ship inside the package, by name.
+BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small")
+DEFAULT_CHECKPOINT = "sdss-finetuned"
+
+
+def builtin_checkpoint_path(name: str) -> str:
+    if name not in BUILTIN_CHECKPOINTS:
+        raise ValueError(f"Unknown built-in ensemble {name!r}; built-in: {BUILTIN_CHECKPOINTS}")
+    return str(resources.files("catalog_xai") / "weights" / name)
+
+
+def resolve_checkpoint(location: str) -> str:
+    """A built-in ensemble name, or a directory URL holding manifest.json."""
+    return builtin_checkpoint_path(location) if location in BUILTIN_CHECKPOINTS else location
+
+
+def save_ensemble(models, url: str, *, name: str, training_data: str, extra: dict | None = None,
+                  storage_options: dict | None = None) -> dict:
+    """Write each model as safetensors plus a manifest describing how to feed it."""
+    from safetensors.torch import save
+
+    fs, path = filesystem(url, storage_options)
+    fs.makedirs(path, exist_ok=True)
+    entries = []
+    for model in models:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        blob = save(state)
+        fname = f"{model.spec.architecture}.safetensors"
+        with fs.open(join(path, fname), "wb") as f:
+            f.write(blob)
+        entries.append({"file": fname, "sha256": hashlib.sha256(blob).hexdigest(), "spec": model.spec.to_dict()})
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "name": name,
+        "training_data": training_data,
+        "output_columns": list(C.FRACTION_COLUMNS),
+        "score_target": f"Class{C.KAGGLE_IDS[C.BAR_YES_INDEX]} logit (pre-activation)",
+        "models": entries,
+        **(extra or {}),
+    }
+    with fs.open(join(path, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=2)
+    return manifest
+
+
+def load_ensemble(location: str, storage_options: dict | None = None, device: str = "cpu") -> Ensemble:
+    """Load an ensemble from a built-in name or a directory URL; never unpickles."""
+    from safetensors.torch import load
+
+    url = resolve_checkpoint(location)
+    fs, path = filesystem(url, storage_options)
+    try:
+        manifest = json.loads(with_retries(lambda: fs.cat_file(join(path, MANIFEST)), what=f"read {url}/{MANIFEST}"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No {MANIFEST} under checkpoint location {url!r}") from None
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{url}: unsupported manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    if list(manifest.get("output_columns", [])) != list(C.FRACTION_COLUMNS):
+        raise ValueError(f"{url}: the ensemble's output columns are not the 37 GZ2 answers of this version")
+    models = []
+    for entry in manifest["models"]:
+        blob = with_retries(lambda: fs.cat_file(join(path, entry["file"])), what=f"read {url}/{entry['file']}")
+        digest = hashlib.sha256(blob).hexdigest()
+        if entry.get("sha256") and digest != entry["sha256"]:
+            raise ValueError(f"{url}/{entry['file']}: checksum mismatch (file {digest[:12]}, manifest {entry['sha256'][:12]})")
+        model = create_model(ModelSpec.from_dict(entry["spec"]))
+        model.load_state_dict(load(blob), strict=True)
+        models.append(model)
+    manifest = dict(manifest, location=url)
+    return Ensemble(models, manifest).to(device)
+
+
+def ensemble_hash(manifest: dict) -> str:
+    """Short identity of an ensemble: the hash of its weight-file hashes."""
+    h = hashlib.sha256("".join(m["sha256"] for m in manifest["models"]).encode())
+    return h.hexdigest()[:16]
+
+
+
+
+# ------------------------------------------------------------ training state
+def save_train_state(state: dict, path: str) -> None:
+    """Write a training state (``train_model``'s ``on_epoch`` argument) to a local file."""
+    torch.save(state, path)
+
+
+def load_train_state(path: str) -> dict:
+    """Read a training state; ``weights_only`` so a tampered file cannot run code on load."""
+    return torch.load(path, map_location="cpu", weights_only=True)
