@@ -124,7 +124,7 @@ def bench_smoothgrad(args) -> None:
         return normalise_maps(out)
 
     def ours(**kw):
-        return lambda: smoothgrad(ens.members, x, n_samples=n, noise_level=args.noise, seeds=seeds, **kw)
+        return lambda: smoothgrad(ens.members, x, n_samples=n, s_noise=args.noise, seeds=seeds, **kw)
 
     def timed(fn):
         fn() if args.warmup else None
@@ -141,7 +141,7 @@ def bench_smoothgrad(args) -> None:
         candidates[f"bf16 chunk={chunk}"] = timed(ours(chunk_size=chunk, autocast_dtype=torch.bfloat16))
     if args.compile:
         compiled = [torch.compile(m) for m in ens.members]
-        fn = lambda: smoothgrad(compiled, x, n_samples=n, noise_level=args.noise, seeds=seeds, chunk_size=n)  # noqa: E731
+        fn = lambda: smoothgrad(compiled, x, n_samples=n, s_noise=args.noise, seeds=seeds, chunk_size=n)  # noqa: E731
         candidates["fp32 compiled"] = timed(fn)
 
     def agreement(maps):
@@ -225,7 +225,7 @@ def bench_bars(args) -> None:
 
 
 def _survey(tmp: Path, shards: int, per_shard: int) -> str:
-    from catalog_xai.datasets import generate_survey
+    from catalog_xai.importers.synthetic import generate_survey
 
     url = str(tmp / f"survey_{shards}x{per_shard}")
     if not Path(url).exists():
@@ -238,7 +238,7 @@ def bench_pipeline(args) -> None:
     import torch
 
     from catalog_xai import storage
-    from catalog_xai.core.catalogue import MethodParams
+    from catalog_xai.core.params import MethodParams
     from catalog_xai.cluster.pool import PoolConfig, run_survey
     from catalog_xai.cluster.shard import process_shard
 
@@ -275,7 +275,7 @@ def bench_memory(args) -> None:
     import ray
 
     from catalog_xai import storage
-    from catalog_xai.core.catalogue import MethodParams
+    from catalog_xai.core.params import MethodParams
     from catalog_xai.cluster.pool import PoolConfig, run_survey
 
     tmp = Path(args.workdir)

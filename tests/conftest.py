@@ -81,7 +81,7 @@ def tiny_ensemble():
 @pytest.fixture(scope="session")
 def synthetic_table():
     """Eight synthetic galaxies as an input-contract Arrow table."""
-    from catalog_xai.datasets import synthetic_shard_table
+    from catalog_xai.importers.synthetic import synthetic_shard_table
 
     return synthetic_shard_table(8, seed=3, first_objid=100)
 

@@ -5,7 +5,7 @@ import numpy as np
 from catalog_xai.core.bars import THRESHOLDS
 
 
-def reference_bar(saliency, tc=0.85, tl=30, criterion="pearson"):
+def reference_bar(saliency, tc=0.85, tl=30, linearity="pearson"):
     m = np.asarray(saliency, dtype=np.float64)
     T = THRESHOLDS[-1]
     for T in THRESHOLDS:
@@ -13,7 +13,7 @@ def reference_bar(saliency, tc=0.85, tl=30, criterion="pearson"):
         if rows.size < tl:
             break
         with np.errstate(invalid="ignore", divide="ignore"):
-            if criterion == "pearson":
+            if linearity == "pearson":
                 r = abs(np.corrcoef(rows, cols)[0, 1]) if rows.size > 1 else np.nan
             else:
                 lam = np.linalg.eigvalsh(np.cov(np.stack([rows, cols]).astype(float)))

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai.core.catalogue import MethodParams, classify_batch
+from catalog_xai.core.catalogue import classify_batch
+from catalog_xai.core.params import MethodParams
 
 
 @st.composite

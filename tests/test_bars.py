@@ -36,15 +36,15 @@ def _maps():
     return out
 
 
-@pytest.mark.parametrize("criterion", ["pearson", "eigen"])
-def test_fast_equals_reference_on_many_maps(criterion):
+@pytest.mark.parametrize("linearity", ["pearson", "eigen"])
+def test_fast_equals_reference_on_many_maps(linearity):
     rng = np.random.default_rng(7)
     mismatches = []
     maps = _maps()
     for k, m in enumerate(maps):
         tc, tl = float(rng.choice([0.7, 0.75, 0.8, 0.85, 0.9])), int(rng.choice([1, 2, 10, 30, 50]))
-        fast = measure_bar(m, tc=tc, tl=tl, criterion=criterion)
-        ref = reference_bar(m, tc, tl, criterion)
+        fast = measure_bar(m, tc=tc, tl=tl, linearity=linearity)
+        ref = reference_bar(m, tc, tl, linearity)
         same_len = (np.isnan(ref[0]) and np.isnan(fast.length_pix)) or ref[0] == fast.length_pix
         if not (same_len and ref[1] == fast.threshold and ref[2] == fast.n_pixels):
             mismatches.append((k, fast, ref))
@@ -73,8 +73,8 @@ def test_batched_matches_single_and_rejects_bad_shape():
     assert [measure_bar(m, tl=5).length_pix for m in maps] == list(batch["length_pix"])
     with pytest.raises(ValueError, match="2-D"):
         measure_bar(np.zeros(5))
-    with pytest.raises(ValueError, match="criterion"):
-        measure_bar(np.zeros((4, 4)), criterion="spearman")
+    with pytest.raises(ValueError, match="linearity"):
+        measure_bar(np.zeros((4, 4)), linearity="spearman")
 
 
 def test_grid_equals_single_measurements():
@@ -87,4 +87,4 @@ def test_grid_equals_single_measurements():
         grid = measure_bar_grid(m, tcs, tls, crit)
         for i, tc in enumerate(tcs):
             for j, tl in enumerate(tls):
-                assert grid[i, j] == measure_bar(m, tc=tc, tl=tl, criterion=crit).length_pix
+                assert grid[i, j] == measure_bar(m, tc=tc, tl=tl, linearity=crit).length_pix

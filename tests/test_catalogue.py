@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai.core.catalogue import MethodParams, classify_batch
+from catalog_xai.core.catalogue import classify_batch
+from catalog_xai.core.params import MethodParams
 
 FAST = MethodParams(n_samples=4, tl=5)
 

@@ -9,7 +9,7 @@ from catalog_xai.core.models import create_model, default_spec
 def test_members_must_share_framing():
     a = create_model(default_spec("small_vgg"))
     b = create_model(default_spec("small_resnet", input_size=96))
-    with pytest.raises(ValueError, match="share input size and crop"):
+    with pytest.raises(ValueError, match="share input size, crop and framing"):
         Ensemble([a, b])
     with pytest.raises(ValueError, match="at least one model"):
         Ensemble([])

@@ -41,8 +41,7 @@ from conftest import free_port
 from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "jobs"))
-import classify_survey  # noqa: E402
+from catalog_xai.cli import classify_survey
 
 SHARDS = {"shard-0.parquet": (0, 3), "shard-1.parquet": (3, 3), "shard-2.parquet": (6, 2)}  # name: (offset, rows)
 # Tiny models, N=2: the faults, not the method, are under test.
@@ -430,7 +429,7 @@ def test_shard_that_kills_its_actor_every_time_is_reported_not_retried_forever(r
 
 
 def _local_survey(root: Path, n_shards: int, rows: int) -> int:
-    from catalog_xai.datasets import synthetic_shard_table
+    from catalog_xai.importers.synthetic import synthetic_shard_table
 
     root.mkdir(parents=True)
     table = synthetic_shard_table(n_shards * rows, seed=11, first_objid=5000)
@@ -581,10 +580,9 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
 def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
     """Ray Train (2 data-parallel workers): kill the training job's driver after its first
     checkpoint, submit it again: it continues from the last checkpoint, not from epoch 1."""
-    from catalog_xai.datasets import generate_survey
+    from catalog_xai.importers.synthetic import generate_survey
 
-    sys.path.insert(0, str(REPO / "jobs"))
-    import train_ensemble
+    from catalog_xai.cli import train_ensemble
 
     generate_survey(str(tmp_path / "train"), n_galaxies=48, shard_size=24, seed=12)
     out = tmp_path / "ensemble"

@@ -14,6 +14,7 @@ import pytest
 from catalog_xai import columns as C
 from catalog_xai import importers as imp
 from catalog_xai import storage
+from catalog_xai.core import labels
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -284,8 +285,7 @@ def test_folder_sdss_cutouts_with_csv(tmp_path):
 
 # ------------------------------------------------------------------------------- CLI
 def test_cli_summary_errors_and_determinism(tmp_path, capsys):
-    sys.path.insert(0, str(REPO))
-    from jobs.import_survey import main
+    from catalog_xai.cli.import_survey import main
 
     src = _fixture("galaxy_zoo_challenge", "dummy_data", "galaxy_zoo_challenge")
     out = tmp_path / "out"

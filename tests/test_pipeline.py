@@ -16,8 +16,7 @@ from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.storage.validate import validate_catalogue
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
-import classify_survey  # noqa: E402
+from catalog_xai.cli import classify_survey
 
 
 def _put(fs, table, path):

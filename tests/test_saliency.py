@@ -33,7 +33,7 @@ class Squares(nn.Module):
 def test_linear_model_map_is_normalised_abs_weight():
     m = Linear37(8, 8, 0).requires_grad_(False)
     x = torch.rand(3, 3, 8, 8)
-    maps = smoothgrad([m], x, n_samples=5, noise_level=0.2)
+    maps = smoothgrad([m], x, n_samples=5, s_noise=0.2)
     expect = m.w[C.BAR_YES_INDEX].abs().amax(0)
     expect = (expect - expect.min()) / (expect.max() - expect.min())
     assert maps.shape == (1, 3, 8, 8)
@@ -46,10 +46,10 @@ def test_noise_is_relative_to_each_image_range():
     m = Squares(6, 6).requires_grad_(False)
     x = torch.rand(1, 3, 6, 6)
     seeds = [11]
-    a = smoothgrad([m], x, n_samples=64, noise_level=0.3, seeds=seeds)
-    b = smoothgrad([m], 10 * x, n_samples=64, noise_level=0.3, seeds=seeds)
+    a = smoothgrad([m], x, n_samples=64, s_noise=0.3, seeds=seeds)
+    b = smoothgrad([m], 10 * x, n_samples=64, s_noise=0.3, seeds=seeds)
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
-    c = smoothgrad([m], x, n_samples=64, noise_level=0.0, seeds=seeds)
+    c = smoothgrad([m], x, n_samples=64, s_noise=0.0, seeds=seeds)
     assert not torch.allclose(a, c, atol=1e-3)
 
 
@@ -71,7 +71,7 @@ def test_x_input_and_ensemble_mean():
     m = Linear37(8, 8, 1).requires_grad_(False)
     x = torch.zeros(1, 3, 8, 8)
     x[..., 4, :] = 1.0
-    maps = smoothgrad([m], x, n_samples=2, multiply_by_input=True)
+    maps = smoothgrad([m], x, n_samples=2, x_input=True)
     assert float(maps[0, 0, 4].max()) == pytest.approx(1.0)
     assert float(maps[0, 0, :4].abs().max()) == 0.0
     two = torch.stack([torch.zeros(1, 4, 4), torch.ones(1, 4, 4)])

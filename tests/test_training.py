@@ -87,10 +87,9 @@ def test_train_job_fine_tunes_with_vote_weights_and_holdout(tmp_path, tiny_ensem
     from pathlib import Path
 
     from catalog_xai import storage
-    from catalog_xai.datasets import generate_survey
+    from catalog_xai.importers.synthetic import generate_survey
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
-    import train_ensemble
+    from catalog_xai.cli import train_ensemble
 
     generate_survey(str(tmp_path / "s"), n_galaxies=16, shard_size=8, seed=8)
     storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "init"), name="tiny", training_data="none")

@@ -40,26 +40,31 @@ def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     from pathlib import Path
 
     from catalog_xai import storage
-    from catalog_xai.core.catalogue import MethodParams
-    from catalog_xai.datasets import generate_survey
+    from catalog_xai.core.params import MethodParams
+    from catalog_xai.importers.synthetic import generate_survey
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "jobs"))
-    import tune_bars
+    from catalog_xai.cli import tune_bars
+    from catalog_xai.cli.options import read_job_file
 
     generate_survey(str(tmp_path / "s"), n_galaxies=12, shard_size=6, seed=4, barred_only=True)
     storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "ckpt"), name="tiny", training_data="none")
     rc = tune_bars.main(["--survey", str(tmp_path / "s"), "--output", str(tmp_path / "out"), "--checkpoint",
-                         str(tmp_path / "ckpt"), "--n-samples", "2", "--s-noise", "0.1", "0.2", "--tc", "0.8", "0.9",
-                         "--tl", "2", "5", "--control", "--control-epochs", "1"])
+                         str(tmp_path / "ckpt"), "--n-samples", "2", "--grid-s-noise", "0.1", "0.2", "--grid-tc", "0.8",
+                         "0.9", "--grid-tl", "2", "5", "--control", "--control-epochs", "1"])
     assert rc == 0
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     methods = {r["method"] for r in res["grid"]}
     assert methods == {"member:small_vgg", "member:small_resnet", "member:small_xception", "maps (iv)", "lengths (v)"}
     assert len(res["grid"]) == 2 * 2 * 2 * 5  # S_noise x X_input x criteria x methods
     assert res["tune"] == 4 and res["test"] == 8 and res["control"]["tested_on"] == 8
-    params = MethodParams.from_dict({k: v for k, v in json.loads((tmp_path / "out" / "params.json").read_text()).items()
-                                     if k != "comment"})
-    assert params.tc in (0.8, 0.9) and params.tl in (2, 5) and params.length_scale > 0
+    job = read_job_file(str(tmp_path / "out" / "job.yaml"))
+    assert job.pop("checkpoint") == str(tmp_path / "ckpt")
+    params = MethodParams.from_dict(job)
+    best = res["best"]
+    assert (params.tc, params.tl, params.s_noise, params.linearity) == (best["tc"], best["tl"], best["s_noise"],
+                                                                         best["linearity"])
+    assert params.ensemble_method == best["ensemble_method"] and params.n_samples == 2 and params.length_scale > 0
+    assert params.framing == "native"  # the tiny ensemble's own
     for f in res["figures"]:
         assert (tmp_path / "out" / f).stat().st_size > 1000
     assert "fig_error_vs_angle.png" in res["figures"]

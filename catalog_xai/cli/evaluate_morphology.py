@@ -3,7 +3,7 @@
     python jobs/evaluate_morphology.py --survey runs/surveys/sdss740 \
         --checkpoints synthetic-small sdss-finetuned \
         --holdout-from catalog_xai/weights/sdss-finetuned/training_log.json \
-        --framing measured --output runs/eval_real
+        --output runs/eval_real
 
 For each ensemble: RMSE of the 37 fractions (per question), Spearman rho of the
 conditional bar fraction and ROC AUC for bar yes/no at a vote threshold; then SmoothGrad
@@ -22,9 +22,10 @@ import torch
 
 from catalog_xai import columns as C
 from catalog_xai import storage
-from catalog_xai.core.catalogue import MethodParams, classify_batch
+from catalog_xai.core.catalogue import classify_batch
+from catalog_xai.core.params import MethodParams
 from catalog_xai.core.evaluation import conditional_bar_fraction, morphology_metrics
-from catalog_xai.core.preprocess import FRAMINGS
+from catalog_xai.core.params import FRAMINGS
 
 
 def main(argv=None) -> int:
@@ -32,7 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--survey", required=True)
     ap.add_argument("--checkpoints", nargs="+", required=True)
     ap.add_argument("--holdout-from", help="training_log.json whose holdout_objids select the galaxies")
-    ap.add_argument("--framing", default="native", choices=FRAMINGS)
+    ap.add_argument("--framing", default=None, choices=FRAMINGS,
+                    help="override the framing each ensemble was trained with (default: its own, from its manifest)")
     ap.add_argument("--min-bar-votes", type=int, default=10)
     ap.add_argument("--bar-threshold", type=float, default=0.5)
     ap.add_argument("--n-samples", type=int, default=64, help="SmoothGrad N for the bar lengths")
@@ -94,20 +96,13 @@ def _figure(ens, rows, params, path):
     inf = run_ensemble(ens, objid=rows[C.OBJID].tolist(), image=rows[C.IMAGE].tolist(), params=params,
                        pixel_scale_arcsec=rows[C.PIXEL_SCALE].tolist() if C.PIXEL_SCALE in rows else None,
                        petro_r90=rows[C.PETRO_R90].tolist() if C.PETRO_R90 in rows else None)
-    from catalog_xai.core.preprocess import decode_image, frame_image
     from catalog_xai.core.saliency import ensemble_mean_map, restrict_to_data
 
-    size = ens.spec.input_size
-    imgs, thr = [], []
-    # What the bar is measured on (catalogue.measure_and_convert, method iv): mean map, padding blanked.
+    # What the bar is measured on (catalogue.measure_and_convert, method iv): mean map, padding blanked,
+    # beside the images exactly as the models saw them.
     maps = restrict_to_data(ensemble_mean_map(torch.from_numpy(inf.maps)).numpy(), inf.data_side[inf.ok_rows])
-    for k, i in enumerate(inf.ok_rows):
-        # The same crop the maps were computed on (map_to_original = crop side / input size).
-        crop = int(round(inf.map_to_original[i] * size))
-        imgs.append(frame_image(decode_image(rows[C.IMAGE].iloc[i]), input_size=size, crop_fraction=ens.spec.crop_fraction,
-                                crop_px=crop).permute(1, 2, 0).numpy())
-        thr.append(bars.measure_bar(maps[k], tc=params.tc, tl=params.tl, criterion=params.linearity).threshold)
-    fig = figures.saliency_panels(np.stack(imgs), maps, thr, [f"objid {o}" for o in rows[C.OBJID].iloc[inf.ok_rows]])
+    thr = [bars.measure_bar(m, tc=params.tc, tl=params.tl, linearity=params.linearity).threshold for m in maps]
+    fig = figures.saliency_panels(inf.framed.x.permute(0, 2, 3, 1).numpy(), maps, thr, [f"objid {o}" for o in rows[C.OBJID].iloc[inf.ok_rows]])
     fig.savefig(path, dpi=110)
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from catalog_xai.datasets import generate_survey
+from catalog_xai.importers.synthetic import generate_survey
 
 
 def main(argv=None) -> int:

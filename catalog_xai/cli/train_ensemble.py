@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core.models import default_spec
-from catalog_xai.core.preprocess import FRAMINGS
+from catalog_xai.core.params import FRAMINGS
 from catalog_xai.core.training import (
     TrainConfig, evaluate_rmse, frame_for_training, member_config, new_member, train_model)
 from catalog_xai.core.units import r90_pixels
@@ -41,8 +42,8 @@ def vote_weights(counts: np.ndarray) -> np.ndarray:
     return w
 
 
-def load_labelled(url: str, input_size: int, crop: float, framing: str = "native", weight_by_votes: bool = False):
-    """Framed uint8 images, labels (NaN where missing), weights or None, and objids of a survey."""
+def load_labelled(url: str, spec, weight_by_votes: bool = False):
+    """Framed (as ``spec`` says) uint8 images, labels (NaN where missing), weights or None, and objids of a survey."""
     images, labels, counts, objids, r90 = [], [], [], [], []
     for shard in storage.list_shards(url):
         fs, path = storage.filesystem(shard)
@@ -62,7 +63,7 @@ def load_labelled(url: str, input_size: int, crop: float, framing: str = "native
             return t.column(name).to_numpy(zero_copy_only=False).astype(float) if have else np.full(t.num_rows, np.nan)
 
         r90.append(r90_pixels(floats(C.PETRO_R90), floats(C.PIXEL_SCALE)))
-    x, ok = frame_for_training(images, input_size, crop, framing, np.concatenate(r90))
+    x, ok = frame_for_training(images, spec, np.concatenate(r90))
     y = torch.from_numpy(np.concatenate(labels)[ok].astype(np.float32))
     w = torch.from_numpy(vote_weights(np.concatenate(counts))[ok]) if weight_by_votes else None
     return x, y, w, np.asarray(objids)[ok]
@@ -134,8 +135,9 @@ def main(argv=None) -> int:
     ap.add_argument("--init", help="start from this ensemble (built-in name or URL): fine-tuning; "
                                    "its architectures replace --architectures")
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--framing", choices=FRAMINGS, default="native",
-                    help="how to frame the training cutouts for the models (see catalog_xai.preprocess.FRAMINGS)")
+    ap.add_argument("--framing", choices=FRAMINGS, default=None,
+                    help="how to frame the training cutouts; recorded in each model's spec, so inference frames "
+                         "the same way (default: the --init ensemble's framing, else native)")
     ap.add_argument("--weight-by-votes", action="store_true",
                     help="weigh each label by the number of volunteers who answered its question")
     ap.add_argument("--holdout-fraction", type=float, default=0.0,
@@ -153,12 +155,14 @@ def main(argv=None) -> int:
 
     init = storage.load_ensemble(args.init) if args.init else None
     specs = [m.spec for m in init.models] if init else [default_spec(a) for a in args.architectures]
-    geo = {(s.input_size, s.crop_fraction) for s in specs}
+    if args.framing:
+        specs = [replace(s, framing=args.framing) for s in specs]
+    geo = {(s.input_size, s.crop_fraction, s.framing) for s in specs}
     if len(geo) != 1:
-        ap.error(f"architectures must share input size and crop to form an ensemble, got {sorted(geo)}")
-    size, crop = geo.pop()
+        ap.error(f"architectures must share input size, crop and framing to form an ensemble, got {sorted(geo)}")
+    size, _, framing = geo.pop()
     t0 = time.perf_counter()
-    x, y, w, ids = load_labelled(args.train, size, crop, args.framing, args.weight_by_votes)
+    x, y, w, ids = load_labelled(args.train, specs[0], args.weight_by_votes)
     xt = yt = None
     held = holdout_mask(ids, args.holdout_fraction, args.seed)
     if held.any():
@@ -166,11 +170,11 @@ def main(argv=None) -> int:
         xt, yt = x[hold], y[hold]
         x, y, w = x[~hold], y[~hold], None if w is None else w[~hold]
     elif args.test:
-        xt, yt, _, _ = load_labelled(args.test, size, crop, args.framing, args.weight_by_votes)
+        xt, yt, _, _ = load_labelled(args.test, specs[0], args.weight_by_votes)
     print(f"training set: {len(x)} galaxies framed to {size}px; test set: {0 if xt is None else len(xt)} "
           f"({time.perf_counter() - t0:.0f} s)")
     report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
-              "init": args.init, "framing": args.framing, "weight_by_votes": args.weight_by_votes,
+              "init": args.init, "framing": framing, "weight_by_votes": args.weight_by_votes,
               "holdout_objids": [int(i) for i in ids[held]], "models": {}}
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                       time_limit_s=args.time_limit, lr=args.lr)
@@ -198,9 +202,7 @@ def main(argv=None) -> int:
     manifest = storage.save_ensemble(
         models, args.output, name=args.name,
         training_data=f"{args.train} ({len(x)} galaxies{', fine-tuned from ' + args.init if args.init else ''})",
-        extra={"framing": {"expects": "GZ2: the model sees the central crop_fraction of a frame 8.48 x petroR90_r across",
-                           "training_images_framed_with": args.framing},
-               "metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
+        extra={"metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
                | {"ensemble_test_rmse": report.get("ensemble_test_rmse")}},
     )
     storage.write_json(report, storage.join(args.output, "training_log.json"))

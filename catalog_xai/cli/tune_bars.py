@@ -7,9 +7,9 @@ Splits the galaxies (1/3 tuning, 2/3 test, as the paper), computes SmoothGrad ma
 per S_noise, searches the paper's grid (X_input, S_noise, Tc, Tl) for methods (i)-(v)
 and both linearity criteria by Pearson rho on the tuning third, reports rho and RMSE on
 the test two thirds, per-galaxy errors from a second independent SmoothGrad run (binned
-by decile), the weighted fit through the origin, and writes ``params.json`` that
-``classify_survey.py --params-file`` accepts (best of methods iv/v, with the fitted
-calibration as ``length_scale``).
+by decile), the weighted fit through the origin, and writes ``job.yaml``, the job file
+``cxai-classify --config`` runs (best of methods iv/v, with the fitted calibration as
+``length_scale``).  Cutouts are framed as the ensemble was trained.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,17 @@ import torch
 
 from catalog_xai import columns as C
 from catalog_xai import storage
+from catalog_xai.cli.options import (METHOD_SECTION, add_config_arguments, add_method_arguments, dump_job,
+                                     method_params, parse_job)
 from catalog_xai.core import tuning
 from catalog_xai.core.evaluation import compare_lengths
-from catalog_xai.core.preprocess import ImageError, decode_image, frame_galaxy, greyscale
+from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
+from catalog_xai.core.preprocess import frame_batch, greyscale, resolve_framing
 from catalog_xai.core.saliency import galaxy_seeds, smoothgrad
+from catalog_xai.core.units import r90_pixels
+
+#: The tuned job, in the format ``cxai-classify --config`` reads.
+JOB_FILE = "job.yaml"
 
 
 def load(url, reference, where, limit):
@@ -39,114 +47,100 @@ def load(url, reference, where, limit):
     return t.iloc[:limit] if limit else t
 
 
-def maps_for(ens, x, objids, s_noise, n, seed, batch=8):
+def maps_for(ens, x, objids, params: MethodParams, s_noise: float, seed: int, batch: int = 8) -> np.ndarray:
+    """(M, B, H, W) SmoothGrad maps of ``x`` under ``params`` at one S_noise (X_input is applied later)."""
     out = []
     for i in range(0, len(x), batch):
-        out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=n, noise_level=s_noise,
-                              seeds=galaxy_seeds(objids[i : i + batch], seed)).numpy())
+        out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=params.n_samples, s_noise=s_noise,
+                              seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=params.chunk_size,
+                              autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None).numpy())
     return np.concatenate(out, axis=1)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_arguments(ap)
     ap.add_argument("--survey", required=True, help="survey prefix with images and a reference length column")
-    ap.add_argument("--output", required=True, help="where results.json, grid.csv and params.json go")
+    ap.add_argument("--output", required=True, help="where results.json, grid.csv and job.yaml go")
     ap.add_argument("--checkpoint", default=storage.DEFAULT_CHECKPOINT)
     ap.add_argument("--reference", default="true_bar_length_pix", help="reference length column, original pixels")
     ap.add_argument("--where", default="true_has_bar", help="boolean column selecting galaxies (if present)")
-    ap.add_argument("--n-samples", type=int, default=256)
-    ap.add_argument("--s-noise", type=float, nargs="+", default=list(tuning.PAPER_S_NOISE))
-    ap.add_argument("--tc", type=float, nargs="+", default=list(tuning.PAPER_TC))
-    ap.add_argument("--tl", type=int, nargs="+", default=list(tuning.PAPER_TL))
-    ap.add_argument("--criteria", nargs="+", default=["pearson", "eigen"])
+    g = ap.add_argument_group("the grid searched (the paper's by default)")
+    g.add_argument("--grid-s-noise", type=float, nargs="+", default=list(tuning.PAPER_S_NOISE))
+    g.add_argument("--grid-tc", type=float, nargs="+", default=list(tuning.PAPER_TC))
+    g.add_argument("--grid-tl", type=int, nargs="+", default=list(tuning.PAPER_TL))
+    g.add_argument("--grid-linearity", nargs="+", default=list(LINEARITY_CRITERIA), choices=LINEARITY_CRITERIA)
     ap.add_argument("--limit", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--control", action="store_true",
                     help="also train and test the direct-regression control CNN (paper §4.6) on the same splits")
     ap.add_argument("--control-epochs", type=int, default=40)
     ap.add_argument("--control-architecture", default="small_xception")
-    args = ap.parse_args(argv)
+    add_method_arguments(ap, "method (the tuned parameters are searched; the others are used as given)")
+    args = parse_job(ap, argv)
+    base = method_params(args)
     t0 = time.perf_counter()
 
     ens = storage.load_ensemble(args.checkpoint)
     spec = ens.spec
     t = load(args.survey, args.reference, args.where, args.limit)
-    imgs, keep, to_orig = [], [], []
-    for i, b in enumerate(t[C.IMAGE]):
-        try:
-            x, crop = frame_galaxy(decode_image(b), input_size=spec.input_size, crop_fraction=spec.crop_fraction)
-        except ImageError:
-            continue
-        imgs.append(x)
-        keep.append(i)
-        to_orig.append(crop / spec.input_size)
+    framing = resolve_framing(ens.framing, base.framing)
+    r90 = None
+    if framing == "petrosian" and C.PETRO_R90 in t:
+        scale = t[C.PIXEL_SCALE].to_numpy(float) if C.PIXEL_SCALE in t else np.full(len(t), np.nan)
+        r90 = r90_pixels(t[C.PETRO_R90].to_numpy(float), scale)
+    framed = frame_batch(t[C.IMAGE].tolist(), input_size=spec.input_size, crop_fraction=spec.crop_fraction,
+                         framing=framing, r90_pix=r90)
+    keep = framed.ok_rows
     t = t.iloc[keep]
-    x = torch.stack(imgs)
+    x = framed.x
     grey = greyscale(x).numpy()
-    to_orig = np.asarray(to_orig)
+    to_orig = framed.map_to_original[keep]
     ref = t[args.reference].to_numpy(float)
     objids = t[C.OBJID].tolist()
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(base.seed)
     tune = np.zeros(len(t), bool)
     tune[rng.permutation(len(t))[: len(t) // 3]] = True
     names = [m.spec.architecture for m in ens.models]
-    print(f"{len(t)} galaxies: {tune.sum()} to tune, {(~tune).sum()} to test; N={args.n_samples}")
+    print(f"{len(t)} galaxies ({framing} framing): {tune.sum()} to tune, {(~tune).sum()} to test; N={base.n_samples}")
 
-    rows, best = [], None
     maps_cache = {}
-    for s in args.s_noise:
-        maps = maps_for(ens, x, objids, s, args.n_samples, args.seed)
-        maps_cache[s] = maps
-        for x_input in (False, True):
-            mm = tuning.with_input(maps, grey) if x_input else maps
-            for crit in args.criteria:
-                lengths = tuning.method_lengths(mm, names, args.tc, args.tl, crit)
-                for method, L in lengths.items():
-                    L = L * to_orig[:, None, None]
-                    rho_t, _ = tuning.correlation_grid(L[tune], ref[tune])
-                    i, j = np.unravel_index(np.nanargmax(rho_t), rho_t.shape)
-                    rho_e, rmse_e = tuning.correlation_grid(L[~tune], ref[~tune])
-                    fit = compare_lengths(L[~tune][:, i, j], ref[~tune])
-                    row = {"method": method, "criterion": crit, "s_noise": s, "x_input": x_input,
-                           "tc": args.tc[i], "tl": args.tl[j], "rho_tune": float(rho_t[i, j]),
-                           "rho_test": float(rho_e[i, j]), "rmse_test_pix": float(rmse_e[i, j]),
-                           "scale": fit["scale"], "rmse_test_after_scale": fit["rmse_after_scale"]}
-                    rows.append(row)
-                    if method in ("maps (iv)", "lengths (v)") and (best is None or row["rho_tune"] > best["rho_tune"]):
-                        best = row
-        print(f"S_noise={s}: done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    for s in args.grid_s_noise:
+        maps_cache[s] = maps_for(ens, x, objids, base, s, base.seed)
+        print(f"S_noise={s}: maps done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    rows, best = tuning.search_grid(maps_cache, grey, to_orig, ref, tune, names, tcs=args.grid_tc,
+                                    tls=args.grid_tl, linearities=args.grid_linearity)
 
     # Errors from a second, independent SmoothGrad run of the chosen setting (paper §5.1).
     s = best["s_noise"]
-    second = maps_for(ens, x, objids, s, args.n_samples, args.seed + 1)
-    runs = []
-    for mm in (maps_cache[s], second):
-        mm = tuning.with_input(mm, grey) if best["x_input"] else mm
-        L = tuning.method_lengths(mm, names, [best["tc"]], [best["tl"]], best["criterion"])[best["method"]][:, 0, 0]
-        runs.append(L * to_orig)
+    second = maps_for(ens, x, objids, base, s, base.seed + 1)
+    runs = [tuning.row_lengths(mm, grey, names, best) * to_orig for mm in (maps_cache[s], second)]
     err = tuning.decile_errors(*runs)
     test = ~tune
     w = 1.0 / np.maximum(err[test], 1e-6) ** 2
     weighted = compare_lengths(runs[0][test], ref[test], weights=w)
 
-    params = {"comment": f"tuned on {tune.sum()} galaxies of {args.survey} by jobs/tune_bars.py",
-              "n_samples": args.n_samples, "noise_level": s, "multiply_by_input": best["x_input"], "tc": best["tc"],
-              "tl": best["tl"], "linearity": best["criterion"],
-              "ensemble_method": "maps" if best["method"].startswith("maps") else "lengths",
-              "length_scale": weighted["scale"]}
+    tuned = replace(base, framing=framing, s_noise=s, x_input=best["x_input"], tc=best["tc"], tl=best["tl"],
+                    linearity=best["linearity"], ensemble_method=best["ensemble_method"],
+                    length_scale=weighted["scale"])
+    job = {"checkpoint": args.checkpoint, METHOD_SECTION: tuned.to_dict()}
     control = train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size) if args.control else None
     figures = make_figures(args, t, x, maps_cache, grey, rows, best, runs[0], ref, tune, to_orig, names, weighted)
 
-    results = {"control": control, "figures": figures, "survey": args.survey, "galaxies": len(t), "tune": int(tune.sum()), "test": int(test.sum()),
-               "n_samples": args.n_samples, "best": best, "weighted_fit_test": weighted,
-               "mean_decile_error_pix": float(np.nanmean(err)), "grid": rows, "seconds": time.perf_counter() - t0}
+    results = {"control": control, "figures": figures, "survey": args.survey, "galaxies": len(t),
+               "tune": int(tune.sum()), "test": int(test.sum()), "n_samples": base.n_samples, "framing": framing,
+               "best": best, "weighted_fit_test": weighted, "mean_decile_error_pix": float(np.nanmean(err)),
+               "grid": rows, "seconds": time.perf_counter() - t0}
     storage.write_json(results, storage.join(args.output, "results.json"))
-    storage.write_json(params, storage.join(args.output, "params.json"))
+    fs, path = storage.filesystem(storage.join(args.output, JOB_FILE))
+    with fs.open(path, "w") as f:
+        f.write(f"# tuned on {tune.sum()} galaxies of {args.survey} by cxai-tune; run it with "
+                f"cxai-classify --config {JOB_FILE} --input ... --output ...\n")
+        dump_job(job, f)
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(Path(args.output) / "grid.csv", index=False) if "://" not in args.output else None
-    write_report(args, results, params)
-    print(json.dumps({"best": best, "weighted_fit_test": weighted, "params": params, "control": control}, indent=1))
+    write_report(args, results, job)
+    print(json.dumps({"best": best, "weighted_fit_test": weighted, "job": job, "control": control}, indent=1))
     return 0
 
 
@@ -183,7 +177,7 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     mm = tuning.with_input(mm, grey) if best["x_input"] else mm
     mean = mm.mean(0)
     test_idx = np.flatnonzero(~tune)[:4]
-    thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], criterion=best["criterion"]).threshold for i in test_idx]
+    thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], linearity=best["linearity"]).threshold for i in test_idx]
     titles = [f"objid {t[C.OBJID].iloc[i]}: ref {ref[i]:.0f} px, measured {lengths_best[i]:.0f} px" for i in test_idx]
     fig = figures.saliency_panels(x[test_idx].permute(0, 2, 3, 1).numpy(), mean[test_idx], thr, titles)
     fig.savefig(out / "fig_saliency_panels.png", dpi=110)
@@ -193,14 +187,13 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     files.append("fig_measured_vs_reference.png")
     if "true_bar_angle_deg" in t:
         errs = {}
-        for crit in args.criteria:
-            cand = [r for r in rows if r["method"] == "maps (iv)" and r["criterion"] == crit
+        for crit in args.grid_linearity:
+            cand = [r for r in rows if r["method"] == "maps (iv)" and r["linearity"] == crit
                     and r["s_noise"] == best["s_noise"] and r["x_input"] == best["x_input"]]
             if not cand:
                 continue
             r = cand[0]
-            m2 = tuning.with_input(maps_cache[r["s_noise"]], grey) if r["x_input"] else maps_cache[r["s_noise"]]
-            L = tuning.method_lengths(m2, names, [r["tc"]], [r["tl"]], crit)["maps (iv)"][:, 0, 0] * to_orig
+            L = tuning.row_lengths(maps_cache[r["s_noise"]], grey, names, r) * to_orig
             scale = compare_lengths(L[tune], ref[tune])["scale"]
             errs[f"{crit} (Tc={r['tc']}, Tl={r['tl']})"] = (scale * L - ref) / ref
         fig = figures.error_vs_angle(t["true_bar_angle_deg"].to_numpy(float), errs)
@@ -215,7 +208,7 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     return files
 
 
-def write_report(args, results, params):
+def write_report(args, results, job):
     """A Markdown summary of a tuning-and-evaluation run, next to its figures."""
     if "://" in args.output:
         return
@@ -224,25 +217,26 @@ def write_report(args, results, params):
              f"{results['galaxies']} galaxies with reference lengths: {results['tune']} to tune, {results['test']} to test; "
              f"SmoothGrad N = {results['n_samples']}; ensemble `{args.checkpoint}`.", "",
              "## Best setting per method and linearity criterion (test-set figures)", "",
-             "| method | criterion | S_noise | X_input | Tc | Tl | rho (tune) | rho (test) | RMSE test [pix] | scale |",
+             "| method | linearity | S_noise | X_input | Tc | Tl | rho (tune) | rho (test) | RMSE test [pix] | scale |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     seen = set()
     for r in rows:
-        key = (r["method"], r["criterion"])
+        key = (r["method"], r["linearity"])
         if key in seen:
             continue
         seen.add(key)
-        lines.append(f"| {r['method']} | {r['criterion']} | {r['s_noise']} | {r['x_input']} | {r['tc']} | {r['tl']} | "
+        lines.append(f"| {r['method']} | {r['linearity']} | {r['s_noise']} | {r['x_input']} | {r['tc']} | {r['tl']} | "
                      f"{r['rho_tune']:.3f} | {r['rho_test']:.3f} | {r['rmse_test_pix']:.1f} | {r['scale']:.2f} |")
     w = results["weighted_fit_test"]
-    lines += ["", f"Chosen: {results['best']['method']}, {results['best']['criterion']}; weighted fit through the origin on "
+    lines += ["", f"Chosen: {results['best']['method']}, {results['best']['linearity']}; weighted fit through the origin on "
               f"the test set: scale {w['scale']:.3f}, rho {w['pearson_rho']:.3f}, RMSE after scale {w['rmse_after_scale']:.1f} pix; "
               f"mean decile error {results['mean_decile_error_pix']:.2f} pix.", ""]
     if results.get("control"):
         c = results["control"]
         lines += [f"Control CNN ({c['architecture']}, trained directly on lengths, {c['trained_on']} galaxies, {c['epochs']} epochs): "
                   f"rho {c['pearson_rho']:.3f}, RMSE {c['rmse_pix']:.1f} pix on the same test set.", ""]
-    lines += ["`params.json`: " + json.dumps(params), ""]
+    lines += [f"`{JOB_FILE}` (run it with `cxai-classify --config {JOB_FILE}`):", "", "```yaml", dump_job(job).rstrip(),
+              "```", ""]
     lines += [f"![{f}]({f})" for f in results["figures"]]
     (Path(args.output) / "report.md").write_text("\n".join(lines) + "\n")
 

@@ -2,13 +2,13 @@
 
 Ray Data hands out shards (one row each) to an autoscaling actor pool
 (``ActorPoolStrategy(min_size, max_size)``, one GPU per actor where there are GPUs); each actor
-streams its shard through :func:`catalog_xai.survey.process_shard` and publishes one
+streams its shard through :func:`catalog_xai.cluster.shard.process_shard` and publishes one
 catalogue shard.  Shard-sized units keep every output file whole and named after its
 input, and keep an actor's memory independent of the survey's size.
 
 Faults.  A shard's output is deterministic, published atomically and committed after
 it is in place, so re-running a shard is always safe; the layers below rely on that.
-Object-storage hiccups are retried inside :mod:`catalog_xai.io`.  An actor that dies
+Object-storage hiccups are retried inside :mod:`catalog_xai.storage`.  An actor that dies
 (killed, out of memory, its node preempted) is restarted by Ray (``max_restarts=-1``,
 on any node with room) and the shard it held is run again (``max_task_retries``).  A
 shard whose actor dies on every attempt is dropped by Ray Data (``max_errored_blocks``)
@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import storage
-from ..core.catalogue import MethodParams
+from ..core.params import MethodParams
+from .shard import ShardResult
 
-SUMMARY_KEYS = ("shard", "output", "rows_in", "rows_out", "rows_not_ok", "statuses", "seconds", "error",
-                "actor_peak_rss_mb", "node_id")
 #: Times a shard is re-run after the actor running it died (then it is reported failed).
 MAX_TASK_RETRIES = 3
 #: Actors in a row that may die while loading the ensemble before the survey is abandoned.
@@ -45,7 +44,7 @@ def _peak_rss_mb() -> float:
 class ShardClassifier:
     """Ray Data callable class: loads the ensemble once, then classifies whole shards."""
 
-    def __init__(self, checkpoint, params: dict, input_url, output_url, storage_options, batch_size, threads,
+    def __init__(self, checkpoint, params: MethodParams, input_url, output_url, storage_options, batch_size, threads,
                  compile_models=False, job_hash=None):
         import torch
 
@@ -58,7 +57,7 @@ class ShardClassifier:
         self.ensemble = storage.load_ensemble(checkpoint, storage_options, device=self.device)
         if compile_models:
             self.ensemble.compile()
-        self.params = MethodParams.from_dict(params)
+        self.params = params
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
                        batch_size=batch_size, job_hash=job_hash)
         from ..core.units import get_cosmology
@@ -71,14 +70,13 @@ class ShardClassifier:
         rows = []
         for shard in batch["shard"]:
             try:
-                rows.append(process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology,
-                                          worker={"node_id": self.node_id}, **self.kw))
+                res = process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology,
+                                    worker={"node_id": self.node_id}, **self.kw)
             except Exception as err:  # a bad shard is reported, never fatal to the survey
-                rows.append(dict(shard=str(shard), output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
-                                 error=f"{type(err).__name__}: {err}"))
-            rows[-1]["actor_peak_rss_mb"] = _peak_rss_mb()
-            rows[-1]["node_id"] = self.node_id
-        return {k: np.array([r[k] for r in rows]) for k in SUMMARY_KEYS}
+                res = ShardResult.failed(str(shard), f"{type(err).__name__}: {err}")
+            res.actor_peak_rss_mb, res.node_id = _peak_rss_mb(), self.node_id
+            rows.append(res.to_dict())
+        return {k: np.array([r[k] for r in rows]) for k in rows[0]}
 
 
 @dataclass
@@ -94,8 +92,11 @@ class PoolConfig:
 
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
                pool: PoolConfig, storage_options: dict | None = None, on_shard=None,
-               verbose: bool = False, job_hash: str | None = None) -> list[dict]:
-    """Process ``shards`` on the connected Ray cluster; returns one summary dict per shard."""
+               verbose: bool = False, job_hash: str | None = None) -> list[ShardResult]:
+    """Process ``shards`` on the connected Ray cluster; returns one result per shard.
+
+    ``on_shard(result, done, total, elapsed_s)`` is called as each shard finishes.
+    """
     import logging
 
     import ray
@@ -112,7 +113,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
         ds = ray.data.from_items([{"shard": s} for s in shards], override_num_blocks=max(1, len(shards)))
         map_args = dict(
             fn_constructor_kwargs=dict(
-                checkpoint=checkpoint, params=params.to_dict(), input_url=input_url, output_url=output_url,
+                checkpoint=checkpoint, params=params, input_url=input_url, output_url=output_url,
                 storage_options=storage_options, batch_size=pool.batch_size,
                 threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
                 job_hash=job_hash,
@@ -134,22 +135,20 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 out = ds.map_batches(ShardClassifier, **map_args)
     finally:
         ctx.max_errored_blocks, ctx.max_consecutive_actor_init_deaths = saved
-    results: dict[str, dict] = {}
+    results: dict[str, ShardResult] = {}
     t0 = time.perf_counter()
     for row in out.iter_rows():
-        row = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-        if row["shard"] in results:
+        res = ShardResult.from_dict({k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()})
+        if res.shard in results:
             continue  # a result recomputed by Ray after its object was lost is reported once
-        results[row["shard"]] = row
+        results[res.shard] = res
         if on_shard:
-            on_shard(row, len(results), len(shards), time.perf_counter() - t0)
+            on_shard(res, len(results), len(shards), time.perf_counter() - t0)
     for shard in shards:  # dropped by Ray Data: its actor died on every attempt
         if shard not in results:
-            row = dict(shard=shard, output="", rows_in=-1, rows_out=0, rows_not_ok=0, statuses="{}", seconds=0.0,
-                       error=f"lost: the actor processing this shard died {MAX_TASK_RETRIES + 1} times "
-                             "(killed, out of memory or its node gone); resubmit the job to retry it",
-                       actor_peak_rss_mb=0.0, node_id="")
-            results[shard] = row
+            res = ShardResult.failed(shard, f"lost: the actor processing this shard died {MAX_TASK_RETRIES + 1} times "
+                                            "(killed, out of memory or its node gone); resubmit the job to retry it")
+            results[shard] = res
             if on_shard:
-                on_shard(row, len(results), len(shards), time.perf_counter() - t0)
+                on_shard(res, len(results), len(shards), time.perf_counter() - t0)
     return list(results.values())

@@ -10,14 +10,43 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pyarrow as pa
 
 from .. import columns as C
 from .. import storage
-from ..core.catalogue import EnsembleOutput, MethodParams, measure_and_convert, run_ensemble
+from ..core.catalogue import EnsembleOutput, measure_and_convert, run_ensemble
+from ..core.params import MethodParams
 from ..core.ensemble import Ensemble
+
+
+@dataclass
+class ShardResult:
+    """What became of one shard: one row of a survey run's summary."""
+
+    shard: str
+    output: str = ""
+    rows_in: int = -1  # -1: the shard could not be read
+    rows_out: int = 0
+    rows_not_ok: int = 0
+    statuses: str = "{}"  # JSON {status: count} of the rows that are not ok
+    seconds: float = 0.0
+    error: str = ""  # empty when the shard was published
+    actor_peak_rss_mb: float = 0.0
+    node_id: str = ""
+
+    @classmethod
+    def failed(cls, shard: str, error: str) -> ShardResult:
+        return cls(shard=shard, error=error)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict) -> ShardResult:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
 
 
 def _column(rb: pa.RecordBatch, name: str):
@@ -64,11 +93,11 @@ def process_shard(
     cosmology=None,
     job_hash: str | None = None,
     worker: dict | None = None,
-) -> dict:
+) -> ShardResult:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
     With ``job_hash`` a commit marker is written once the shard is in place, so that a
-    resubmitted job skips it (see ``io.claim_output``); ``worker`` (e.g. the Ray node id)
+    resubmitted job skips it (see ``storage.claim_output``); ``worker`` (e.g. the Ray node id)
     is recorded in it, to trace a shard to the machine that made it.
     """
     t0 = time.perf_counter()
@@ -89,7 +118,7 @@ def process_shard(
     table = pa.concat_tables(pieces) if pieces else schema.empty_table()
     table = table.replace_schema_metadata(
         {
-            "catalog_xai.params": str(params.to_dict()),
+            "catalog_xai.params": json.dumps(params.to_dict()),
             "catalog_xai.ensemble": ensemble.manifest.get("name", ""),
             "catalog_xai.input": shard_url,
         }
@@ -99,13 +128,12 @@ def process_shard(
     if job_hash:
         storage.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
                                                "config_hash": job_hash, **(worker or {})}, storage_options)
-    return {
-        "shard": shard_url,
-        "output": out_url,
-        "rows_in": pf.metadata.num_rows,
-        "rows_out": table.num_rows,
-        "rows_not_ok": sum(s != C.STATUS_OK for s in status),
-        "statuses": json.dumps(Counter(s for s in status if s != C.STATUS_OK)),
-        "seconds": time.perf_counter() - t0,
-        "error": "",
-    }
+    return ShardResult(
+        shard=shard_url,
+        output=out_url,
+        rows_in=pf.metadata.num_rows,
+        rows_out=table.num_rows,
+        rows_not_ok=sum(s != C.STATUS_OK for s in status),
+        statuses=json.dumps(Counter(s for s in status if s != C.STATUS_OK)),
+        seconds=time.perf_counter() - t0,
+    )

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .params import LINEARITY_CRITERIA, PAPER
+
 #: The 5,000 thresholds of Algorithm 1 (float64, shared with the reference).
 THRESHOLDS = 0.5 + np.arange(5000) / 10000.0
-LINEARITY_CRITERIA = ("pearson", "eigen")
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,14 @@ class BarMeasurement:
     linearity: float  # the linearity statistic at that T (NaN if undefined)
 
 
-def _linearity(n, sr, sc, srr, scc, src, criterion):
+def _linearity(n, sr, sc, srr, scc, src, linearity):
     """|Pearson r| or the eigenvalue contrast of the coordinates' covariance, from sums."""
     with np.errstate(invalid="ignore", divide="ignore"):
         a = n * srr - sr * sr  # n^2 var(row), exact in int64 arithmetic
         c = n * scc - sc * sc
         b = n * src - sr * sc
         a, b, c = a.astype(np.float64), b.astype(np.float64), c.astype(np.float64)
-        if criterion == "pearson":
+        if linearity == "pearson":
             return np.abs(b / np.sqrt(a * c))
         return np.sqrt((a - c) ** 2 + 4 * b * b) / (a + c)
 
@@ -111,31 +112,31 @@ class _SortedMap:
             self.n = vals.size - np.searchsorted(vals[order][::-1], THRESHOLDS, side="right")
         self._lin: dict[str, np.ndarray] = {}
 
-    def linearity(self, criterion: str) -> np.ndarray:
-        if criterion not in LINEARITY_CRITERIA:
-            raise ValueError(f"Unknown linearity criterion {criterion!r}; use one of {LINEARITY_CRITERIA}")
-        if criterion not in self._lin:
+    def linearity(self, linearity: str) -> np.ndarray:
+        if linearity not in LINEARITY_CRITERIA:
+            raise ValueError(f"Unknown linearity criterion {linearity!r}; use one of {LINEARITY_CRITERIA}")
+        if linearity not in self._lin:
             r, c, n = self.rows, self.cols, self.n
             terms = np.zeros((5, r.size + 1), np.int64)  # a leading 0: the empty prefix
             np.cumsum(np.stack([r, c, r * r, c * c, r * c]), axis=1, out=terms[:, 1:])
             if r.size + 1 < n.size:  # fewer prefixes than thresholds: each prefix once
-                lin = _linearity(np.arange(r.size + 1), *terms, criterion)[n]
+                lin = _linearity(np.arange(r.size + 1), *terms, linearity)[n]
             else:
-                lin = _linearity(n, *terms[:, n], criterion)
-            self._lin[criterion] = lin
-        return self._lin[criterion]
+                lin = _linearity(n, *terms[:, n], linearity)
+            self._lin[linearity] = lin
+        return self._lin[linearity]
 
-    def stop_index(self, tc: float, tl: int, criterion: str) -> int:
-        stop = (self.n < tl) | (self.linearity(criterion) > tc)  # NaN linearity never stops the loop
+    def stop_index(self, tc: float, tl: int, linearity: str) -> int:
+        stop = (self.n < tl) | (self.linearity(linearity) > tc)  # NaN linearity never stops the loop
         return int(np.argmax(stop)) if stop.any() else len(THRESHOLDS) - 1
 
-    def measurement(self, k: int, criterion: str) -> BarMeasurement:
+    def measurement(self, k: int, linearity: str) -> BarMeasurement:
         n_mask = int(self.n[k])
         length = _hull_diameter(self.idx[:n_mask], self.shape[1])
-        return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(criterion)[k]))
+        return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(linearity)[k]))
 
 
-def measure_bar(saliency: np.ndarray, *, tc: float = 0.85, tl: int = 30, criterion: str = "pearson") -> BarMeasurement:
+def measure_bar(saliency: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl, linearity: str = PAPER.linearity) -> BarMeasurement:
     """Measure the bar in one H x W saliency map normalised to [0, 1].
 
     Parameters
@@ -143,34 +144,34 @@ def measure_bar(saliency: np.ndarray, *, tc: float = 0.85, tl: int = 30, criteri
     saliency : (H, W) array; NaN pixels never enter the mask.
     tc : stop when the linearity of the surviving pixels exceeds this.
     tl : stop when fewer than this many pixels survive.
-    criterion : "pearson" (the paper's |r|) or "eigen", the rotation-invariant
+    linearity : "pearson" (the paper's |r|) or "eigen", the rotation-invariant
         (l1 - l2) / (l1 + l2) of the coordinates' covariance (method.md §4).
 
     Raises
     ------
-    ValueError : if the map is not 2-D or the criterion is unknown.
+    ValueError : if the map is not 2-D or the linearity is unknown.
     """
     sm = _SortedMap(saliency)
-    return sm.measurement(sm.stop_index(tc, tl, criterion), criterion)
+    return sm.measurement(sm.stop_index(tc, tl, linearity), linearity)
 
 
-def measure_bar_grid(saliency: np.ndarray, tcs, tls, criterion: str = "pearson") -> np.ndarray:
+def measure_bar_grid(saliency: np.ndarray, tcs, tls, linearity: str = PAPER.linearity) -> np.ndarray:
     """Lengths (len(tcs), len(tls)) for a grid of (Tc, Tl) on one map, sorting it once."""
     sm = _SortedMap(saliency)
     out = np.empty((len(tcs), len(tls)))
     cache: dict[int, float] = {}
     for i, tc in enumerate(tcs):
         for j, tl in enumerate(tls):
-            k = sm.stop_index(tc, tl, criterion)
+            k = sm.stop_index(tc, tl, linearity)
             if k not in cache:
-                cache[k] = sm.measurement(k, criterion).length_pix
+                cache[k] = sm.measurement(k, linearity).length_pix
             out[i, j] = cache[k]
     return out
 
 
-def measure_bars(maps: np.ndarray, *, tc: float = 0.85, tl: int = 30, criterion: str = "pearson") -> dict[str, np.ndarray]:
+def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl, linearity: str = PAPER.linearity) -> dict[str, np.ndarray]:
     """``measure_bar`` over a stack (B, H, W); returns arrays length_pix, threshold, n_pixels."""
-    res = [measure_bar(m, tc=tc, tl=tl, criterion=criterion) for m in np.asarray(maps)]
+    res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
     return {
         "length_pix": np.array([r.length_pix for r in res], dtype=np.float64),
         "threshold": np.array([r.threshold for r in res], dtype=np.float64),

@@ -8,7 +8,7 @@ gets nulls and a ``status`` that says why; it never raises for bad data.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -17,66 +17,8 @@ import torch
 from . import bars, saliency, units
 from .. import columns as C
 from .ensemble import Ensemble
-from .preprocess import FRAMINGS, ImageError, decode_image, frame_galaxy
-
-ENSEMBLE_METHODS = ("maps", "lengths")  # paper §4.5 methods (iv) and (v)
-
-
-@dataclass(frozen=True)
-class MethodParams:
-    """Every parameter of the method, defaulting to the paper's choice."""
-
-    n_samples: int = 256  # N
-    noise_level: float = 0.1  # S_noise, relative to each image's value range
-    multiply_by_input: bool = False  # X_input
-    tc: float = 0.85
-    tl: int = 30
-    linearity: str = "pearson"  # the paper's |r|; "eigen" is rotation-invariant
-    ensemble_method: str = "maps"  # (iv) average maps, or (v) average lengths
-    cosmology: str = units.DEFAULT_COSMOLOGY
-    kpc_h: bool = False  # also write bar_length_kpc_h
-    seed: int = 0
-    chunk_size: int = 256  # images per forward/backward pass
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast)
-    framing: str = "native"
-    length_scale: float = 1.0  # calibration: lengths x this (fitted by jobs/tune_bars.py; 1 = the paper's raw lengths)
-
-    def __post_init__(self):
-        problems = []
-        if self.n_samples < 1:
-            problems.append(f"n_samples must be >= 1 (got {self.n_samples})")
-        if not 0 <= self.noise_level <= 10:
-            problems.append(f"noise_level must be in [0, 10] (got {self.noise_level})")
-        if not 0 < self.tc <= 1:
-            problems.append(f"tc must be in (0, 1] (got {self.tc})")
-        if self.tl < 0:
-            problems.append(f"tl must be >= 0 (got {self.tl})")
-        if self.linearity not in bars.LINEARITY_CRITERIA:
-            problems.append(f"linearity must be one of {bars.LINEARITY_CRITERIA} (got {self.linearity!r})")
-        if self.ensemble_method not in ENSEMBLE_METHODS:
-            problems.append(f"ensemble_method must be one of {ENSEMBLE_METHODS} (got {self.ensemble_method!r})")
-        if self.precision not in ("fp32", "bf16"):
-            problems.append(f"precision must be 'fp32' or 'bf16' (got {self.precision!r})")
-        if self.framing not in FRAMINGS:
-            problems.append(f"framing must be one of {FRAMINGS} (got {self.framing!r})")
-        if not 0 < self.length_scale < 100:
-            problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
-        if self.chunk_size < 1:
-            problems.append(f"chunk_size must be >= 1 (got {self.chunk_size})")
-        if problems:
-            raise ValueError("Invalid method parameters: " + "; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MethodParams":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"Unknown method parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
-
+from .params import MethodParams
+from .preprocess import FramedBatch, frame_batch, resolve_framing
 
 def _float_array(values, n) -> np.ndarray:
     """Per-row floats; None, and what does not read as a number (text columns), become NaN."""
@@ -104,49 +46,56 @@ def _given(values, i) -> bool:
 class EnsembleOutput:
     """What the device computes for a batch: fractions and per-model saliency maps (on the CPU)."""
 
-    n: int
-    ok_rows: list[int]  # rows whose image decoded
-    reasons: list[list[str]]  # per row, why values are missing so far
+    framed: FramedBatch  # the images as the models saw them, and each row's fate
     fractions: np.ndarray  # (n, 37) ensemble mean, NaN for bad rows
     spread: np.ndarray  # (n, 37) ensemble standard deviation
     maps: np.ndarray  # (M, len(ok_rows), H, W) normalised SmoothGrad maps
-    map_to_original: np.ndarray  # (n,) original pixels per map pixel, NaN for bad rows
-    data_side: np.ndarray  # (n,) side in map pixels of the centred square the cutout fills (< map side when padded)
+    framing: str  # how the cutouts were framed (params.FRAMINGS)
+
+    @property
+    def n(self) -> int:
+        return len(self.framed.reasons)
+
+    @property
+    def ok_rows(self) -> list[int]:
+        return self.framed.ok_rows
+
+    @property
+    def reasons(self) -> list[list[str]]:
+        return self.framed.reasons
+
+    @property
+    def map_to_original(self) -> np.ndarray:
+        return self.framed.map_to_original
+
+    @property
+    def data_side(self) -> np.ndarray:
+        return self.framed.data_side
+
+
+def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams:
+    """``params`` with the framing made explicit: the ensemble's own unless the user chose one
+    (then a ``FramingWarning`` names both)."""
+    return replace(params, framing=resolve_framing(ensemble.framing, params.framing))
 
 
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
                  params: MethodParams = MethodParams(), pixel_scale_arcsec=None, petro_r90=None) -> EnsembleOutput:
-    """Decode and frame the cutouts, classify them and compute their SmoothGrad maps."""
+    """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps."""
     n = len(objid)
     spec = ensemble.spec
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    r90_pix = np.full(n, np.nan)
-    if params.framing == "petrosian":
+    framing = resolve_framing(ensemble.framing, params.framing)
+    r90_pix = None
+    if framing == "petrosian":
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
-    tensors, ok_rows, crops, sizes = [], [], [], []
-    for i, data in enumerate(image):
-        if objid[i] is None:  # kept as a row, but without an id it cannot be matched or seeded
-            reasons[i].append("objid missing: row not processed")
-            continue
-        try:
-            rgb = decode_image(data)
-            x, crop = frame_galaxy(rgb, input_size=spec.input_size, crop_fraction=spec.crop_fraction,
-                                   framing=params.framing, r90_pix=r90_pix[i])
-        except ImageError as err:
-            reasons[i].append(str(err))
-            continue
-        tensors.append(x)
-        ok_rows.append(i)
-        crops.append(crop)
-        sizes.append(rgb.shape[0])
-
+    framed = frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
+                         r90_pix=r90_pix, skip=["objid missing: row not processed" if o is None else None for o in objid])
+    ok_rows = framed.ok_rows
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
-    to_orig = np.full(n, np.nan)
-    data_side = np.full(n, np.nan)
     maps = np.zeros((len(ensemble), 0, spec.input_size, spec.input_size), np.float32)
     if ok_rows:
-        x = torch.stack(tensors).to(ensemble.device).contiguous(memory_format=torch.channels_last)
+        x = framed.x.to(ensemble.device).contiguous(memory_format=torch.channels_last)
         preds = ensemble.predict(x).cpu().numpy()  # (M, B, 37)
         frac[ok_rows] = preds.mean(axis=0)
         spread[ok_rows] = preds.std(axis=0)
@@ -154,15 +103,13 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             ensemble.members,
             x,
             n_samples=params.n_samples,
-            noise_level=params.noise_level,
-            multiply_by_input=params.multiply_by_input,
+            s_noise=params.s_noise,
+            x_input=params.x_input,
             seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
         ).cpu().numpy()
-        to_orig[ok_rows] = np.asarray(crops, dtype=float) / spec.input_size
-        data_side[ok_rows] = np.minimum(np.asarray(sizes, float) / np.asarray(crops, float), 1.0) * spec.input_size
-    return EnsembleOutput(n, ok_rows, reasons, frac, spread, maps, to_orig, data_side)
+    return EnsembleOutput(framed, frac, spread, maps, framing)
 
 
 def measure_and_convert(
@@ -182,7 +129,7 @@ def measure_and_convert(
     length_map = np.full(n, np.nan)
     threshold = np.full(n, np.nan)
     if ok_rows:
-        meas_kw = dict(tc=params.tc, tl=params.tl, criterion=params.linearity)
+        meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
             mean_map = saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy()

@@ -1,4 +1,4 @@
-"""A trained CNN ensemble: the models plus the one framing they all share."""
+"""A trained CNN ensemble: the models plus the one framing (input size, crop, framing) they all share."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ class Ensemble:
     def __post_init__(self):
         if not self.models:
             raise ValueError("an ensemble needs at least one model")
-        geo = {(m.spec.input_size, m.spec.crop_fraction) for m in self.models}
+        geo = {(m.spec.input_size, m.spec.crop_fraction, m.spec.framing) for m in self.models}
         if len(geo) != 1:
             raise ValueError(
-                f"ensemble members must share input size and crop to average their maps; got {sorted(geo)}"
+                f"ensemble members must share input size, crop and framing to average their maps; got {sorted(geo)}"
             )
         for m in self.models:
             m.eval()
@@ -33,6 +33,11 @@ class Ensemble:
     @property
     def spec(self) -> ModelSpec:
         return self.models[0].spec
+
+    @property
+    def framing(self) -> str:
+        """How the members' training cutouts were framed, and so how inference must frame them."""
+        return self.spec.framing
 
     @property
     def device(self) -> torch.device:

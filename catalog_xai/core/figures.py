@@ -60,7 +60,7 @@ def measured_vs_reference(measured, reference, scale, *, unit="pix", label="aver
 
 
 def error_vs_angle(angle_deg, errors: dict[str, np.ndarray], bins: int = 18):
-    """Relative length error against the bar's position angle, one line per criterion."""
+    """Relative length error against the bar's position angle, one line per linearity."""
     plt = _plt()
     a = np.mod(np.asarray(angle_deg, float), 180.0)
     edges = np.linspace(0, 180, bins + 1)

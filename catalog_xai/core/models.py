@@ -29,7 +29,8 @@ class ModelSpec:
 
     architecture: str
     input_size: int
-    crop_fraction: float  # central fraction of the cutout the model sees (1.0 = whole image)
+    crop_fraction: float  # central fraction of the (GZ2) frame the model sees (1.0 = whole frame)
+    framing: str = "native"  # how its training cutouts were framed (params.FRAMINGS): inference does the same
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     num_outputs: int = C.N_OUTPUTS

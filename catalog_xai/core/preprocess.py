@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
+
+from .params import FRAMINGS
 
 MIN_IMAGE_SIZE = 16  # pixels; smaller cutouts cannot hold a measurable galaxy
 MAX_IMAGE_SIZE = 4096  # pixels a side; larger is not a cutout, and a batch of them would exhaust an actor's memory
@@ -101,10 +106,6 @@ def measure_r90_pixels(rgb: np.ndarray) -> float:
     return float(R90_PER_STRETCHED_R50 * (np.searchsorted(growth, 0.5 * growth[-1]) + 1))
 
 
-#: native: the cutouts already have the models' framing (GZ2: 0.02 petroR90_r arcsec/px);
-#: petrosian: reframe each cutout to GZ2 framing from petroR90_r and its pixel scale;
-#: measured: reframe from an R90 measured on the image (for surveys without photometry).
-FRAMINGS = ("native", "petrosian", "measured")
 
 
 #: Largest frame, as a multiple of the cutout's side, that a cutout is padded out to. Beyond
@@ -173,6 +174,92 @@ def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, fram
     """
     crop = framing_crop(rgb, crop_fraction, framing, r90_pix)
     return frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop), crop
+
+
+class FramingWarning(UserWarning):
+    """A framing was asked for that differs from the one the ensemble was trained with."""
+
+
+def resolve_framing(trained_with: str, requested: str | None) -> str:
+    """The framing to use: the model's own unless the user asked for another (then with a warning).
+
+    Raises
+    ------
+    ValueError
+        For a framing that is not one of ``FRAMINGS``.
+    """
+    for what, value in (("the model's framing", trained_with), ("framing", requested)):
+        if value is not None and value not in FRAMINGS:
+            raise ValueError(f"{what} must be one of {FRAMINGS}, got {value!r}")
+    if requested is None or requested == trained_with:
+        return trained_with
+    warnings.warn(f"framing {requested!r} was asked for, but the ensemble was trained on {trained_with!r}-framed "
+                  f"cutouts (its manifest): using {requested!r}, expect worse morphologies", FramingWarning,
+                  stacklevel=2)
+    return requested
+
+
+@dataclass
+class FramedBatch:
+    """A batch of cutouts decoded and framed for a model, and what became of each row."""
+
+    x: torch.Tensor  # (len(ok_rows), 3, S, S) float32 in [0, 1]
+    ok_rows: list[int]  # rows that decoded and framed
+    reasons: list[list[str]]  # per row, why it did not (empty for ok rows)
+    crop_px: np.ndarray  # (n,) side of the framed region in original pixels, NaN for bad rows
+    cutout_px: np.ndarray  # (n,) side of the cutout itself, NaN for bad rows
+    input_size: int  # S, the model's input side
+
+    @property
+    def map_to_original(self) -> np.ndarray:
+        """(n,) original pixels per map pixel (NaN for bad rows)."""
+        return self.crop_px / self.input_size
+
+    @property
+    def data_side(self) -> np.ndarray:
+        """(n,) side in map pixels of the centred square the cutout fills (< S where it was padded)."""
+        return np.minimum(self.cutout_px / self.crop_px, 1.0) * self.input_size
+
+
+def frame_batch(images: Sequence[bytes | None], *, input_size: int, crop_fraction: float, framing: str,
+                r90_pix: Sequence[float] | np.ndarray | None = None,
+                skip: Sequence[str | None] | None = None) -> FramedBatch:
+    """Decode and frame a batch of encoded cutouts for a model: the one loop inference, training,
+    tuning and evaluation share.
+
+    Parameters
+    ----------
+    images : encoded JPEG/PNG bytes (None where a row has none).
+    input_size, crop_fraction : the model's (its ``ModelSpec``).
+    framing : one of ``FRAMINGS`` (see ``resolve_framing`` for choosing it).
+    r90_pix : per row, petroR90_r in this image's pixels (for "petrosian"; NaN where unknown).
+    skip : per row, a reason not to process it (e.g. a missing objid), or None.
+
+    Returns
+    -------
+    FramedBatch; a row that cannot be used gets its reason, never an exception.
+    """
+    n = len(images)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    crop_px, cutout_px = np.full(n, np.nan), np.full(n, np.nan)
+    tensors, ok_rows = [], []
+    for i, data in enumerate(images):
+        if skip is not None and skip[i]:
+            reasons[i].append(skip[i])
+            continue
+        try:
+            rgb = decode_image(data)
+            r90 = float("nan") if r90_pix is None else float(r90_pix[i])
+            x, crop = frame_galaxy(rgb, input_size=input_size, crop_fraction=crop_fraction, framing=framing,
+                                   r90_pix=r90)
+        except ImageError as err:
+            reasons[i].append(str(err))
+            continue
+        tensors.append(x)
+        ok_rows.append(i)
+        crop_px[i], cutout_px[i] = crop, rgb.shape[0]
+    x = torch.stack(tensors) if tensors else torch.zeros(0, 3, input_size, input_size)
+    return FramedBatch(x, ok_rows, reasons, crop_px, cutout_px, input_size)
 
 
 def greyscale(x: torch.Tensor) -> torch.Tensor:

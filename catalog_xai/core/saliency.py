@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import columns as C
+from .params import PAPER
 from .preprocess import greyscale
 
 
@@ -41,12 +42,12 @@ def smoothgrad(
     models: Sequence[nn.Module],
     x: torch.Tensor,
     *,
-    n_samples: int = 256,
-    noise_level: float = 0.1,
-    multiply_by_input: bool = False,
+    n_samples: int = PAPER.n_samples,
+    s_noise: float = PAPER.s_noise,
+    x_input: bool = PAPER.x_input,
     target: int = C.BAR_YES_INDEX,
     seeds: Sequence[int] | None = None,
-    chunk_size: int = 256,
+    chunk_size: int = PAPER.chunk_size,
     autocast_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Per-model SmoothGrad maps.
@@ -56,8 +57,8 @@ def smoothgrad(
     models : modules mapping (B, 3, H, W) in [0, 1] to logits; parameters frozen.
     x : (B, 3, H, W) images in [0, 1], on the models' device.
     n_samples : N, noisy copies per image (paper: 256).
-    noise_level : S_noise, noise sigma as a fraction of each image's value range.
-    multiply_by_input : X_input, multiply by the greyscale image.
+    s_noise : S_noise, noise sigma as a fraction of each image's value range.
+    x_input : X_input, multiply by the greyscale image.
     target : index of the logit to explain (Class3.1, bar yes).
     seeds : one noise seed per image (see ``galaxy_seeds``); default 0, 1, 2, ...
     chunk_size : images per forward/backward pass (the memory budget).
@@ -71,15 +72,15 @@ def smoothgrad(
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
     if n_samples < 1:
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
-    if not noise_level >= 0:
-        raise ValueError(f"noise_level must be >= 0, got {noise_level}")
+    if not s_noise >= 0:
+        raise ValueError(f"s_noise must be >= 0, got {s_noise}")
     b, ch, h, w = x.shape
     device = x.device
     seeds = list(range(b)) if seeds is None else list(seeds)
     if len(seeds) != b:
         raise ValueError(f"need one seed per image: {len(seeds)} seeds for {b} images")
     x = x.float()
-    sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
+    sigma = s_noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
     sums = torch.zeros(len(models), b, ch, h, w, device=device)
     streams = _streams(device, len(models))
     per_chunk = max(1, chunk_size // n_samples)  # whole galaxies per chunk when N fits
@@ -106,7 +107,7 @@ def smoothgrad(
                     sums[m].index_add_(0, idx, grad.float().abs())
         _join(streams)  # before the main stream frees or reuses this group's tensors
     maps = normalise_maps((sums / n_samples).amax(dim=2))
-    if multiply_by_input:
+    if x_input:
         maps = normalise_maps(maps * greyscale(x)[None])
     return maps
 

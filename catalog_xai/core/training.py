@@ -210,19 +210,13 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     return {"best_val_rmse": best, "history": history}
 
 
-def frame_for_training(images: list[bytes], input_size: int, crop_fraction: float, framing: str = "native",
-                       r90_pix=None) -> tuple[torch.Tensor, np.ndarray]:
-    """Decode and frame encoded cutouts into uint8 (N, 3, S, S); returns (images, usable mask)."""
-    from .preprocess import ImageError, decode_image, frame_galaxy
+def frame_for_training(images: list[bytes], spec, r90_pix=None) -> tuple[torch.Tensor, np.ndarray]:
+    """Decode and frame encoded cutouts as ``spec`` says (its input size, crop and framing) into
+    uint8 (N, 3, S, S); returns (images, usable mask)."""
+    from .preprocess import frame_batch
 
-    out, ok = [], np.zeros(len(images), bool)
-    for i, data in enumerate(images):
-        try:
-            r90 = float("nan") if r90_pix is None else float(r90_pix[i])
-            x, _ = frame_galaxy(decode_image(data), input_size=input_size, crop_fraction=crop_fraction,
-                                framing=framing, r90_pix=r90)
-        except ImageError:
-            continue
-        out.append((x * 255 + 0.5).to(torch.uint8))
-        ok[i] = True
-    return (torch.stack(out) if out else torch.zeros(0, 3, input_size, input_size, dtype=torch.uint8)), ok
+    framed = frame_batch(images, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=spec.framing,
+                         r90_pix=r90_pix)
+    ok = np.zeros(len(images), bool)
+    ok[framed.ok_rows] = True
+    return (framed.x * 255 + 0.5).to(torch.uint8), ok

@@ -25,14 +25,14 @@ def with_input(maps: np.ndarray, grey: np.ndarray) -> np.ndarray:
     return normalise_maps(torch.from_numpy(maps) * torch.from_numpy(grey)[None]).numpy()
 
 
-def method_lengths(maps: np.ndarray, member_names, tcs, tls, criterion: str = "pearson") -> dict[str, np.ndarray]:
+def method_lengths(maps: np.ndarray, member_names, tcs, tls, linearity: str = "pearson") -> dict[str, np.ndarray]:
     """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps."""
     per_member = np.stack([
-        np.stack([bars.measure_bar_grid(m, tcs, tls, criterion) for m in member]) for member in maps
+        np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in member]) for member in maps
     ])  # (M, B, T, L)
     mean_map = maps.mean(axis=0)
     out = {f"member:{name}": per_member[k] for k, name in enumerate(member_names)}
-    out["maps (iv)"] = np.stack([bars.measure_bar_grid(m, tcs, tls, criterion) for m in mean_map])
+    out["maps (iv)"] = np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in mean_map])
     out["lengths (v)"] = per_member.mean(axis=0)
     return out
 
@@ -69,3 +69,54 @@ def decile_errors(length_a: np.ndarray, length_b: np.ndarray) -> np.ndarray:
         if sel.any():
             out[sel & good] = delta[sel].mean()
     return out
+
+
+#: Grid rows of the two ensemble methods, by their ``MethodParams.ensemble_method`` value.
+ENSEMBLE_METHOD_OF = {"maps (iv)": "maps", "lengths (v)": "lengths"}
+
+
+def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_original: np.ndarray,
+                reference: np.ndarray, tune: np.ndarray, member_names, *, tcs, tls, linearities,
+                x_inputs=(False, True)) -> tuple[list[dict], dict]:
+    """The paper's grid search (§4.5): every S_noise x X_input x linearity x method x (Tc, Tl).
+
+    Parameters
+    ----------
+    maps_by_s_noise : S_noise -> (M, B, H, W) normalised SmoothGrad maps.
+    grey : (B, H, W) greyscale images (for X_input).
+    to_original : (B,) original pixels per map pixel; ``reference`` is in original pixels.
+    tune : (B,) bool, the galaxies the choice is made on; the rest are the test set.
+
+    Returns
+    -------
+    One row per (S_noise, X_input, linearity, method) with its best (Tc, Tl) on the tuning set and
+    its test figures, and the best row among the ensemble methods (iv, v) by tuning rho.
+    """
+    from .evaluation import compare_lengths
+
+    rows, best = [], None
+    for s, maps in maps_by_s_noise.items():
+        for x_input in x_inputs:
+            mm = with_input(maps, grey) if x_input else maps
+            for linearity in linearities:
+                for method, lengths in method_lengths(mm, member_names, tcs, tls, linearity).items():
+                    lengths = lengths * to_original[:, None, None]
+                    rho_t, _ = correlation_grid(lengths[tune], reference[tune])
+                    i, j = np.unravel_index(np.nanargmax(rho_t), rho_t.shape)
+                    rho_e, rmse_e = correlation_grid(lengths[~tune], reference[~tune])
+                    fit = compare_lengths(lengths[~tune][:, i, j], reference[~tune])
+                    row = {"method": method, "ensemble_method": ENSEMBLE_METHOD_OF.get(method), "linearity": linearity,
+                           "s_noise": s, "x_input": x_input, "tc": tcs[i], "tl": tls[j],
+                           "rho_tune": float(rho_t[i, j]), "rho_test": float(rho_e[i, j]),
+                           "rmse_test_pix": float(rmse_e[i, j]), "scale": fit["scale"],
+                           "rmse_test_after_scale": fit["rmse_after_scale"]}
+                    rows.append(row)
+                    if row["ensemble_method"] and (best is None or row["rho_tune"] > best["rho_tune"]):
+                        best = row
+    return rows, best
+
+
+def row_lengths(maps: np.ndarray, grey: np.ndarray, member_names, row: dict) -> np.ndarray:
+    """(B,) lengths in map pixels of one grid row's setting on (M, B, H, W) maps."""
+    mm = with_input(maps, grey) if row["x_input"] else maps
+    return method_lengths(mm, member_names, [row["tc"]], [row["tl"]], row["linearity"])[row["method"]][:, 0, 0]

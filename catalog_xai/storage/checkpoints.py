@@ -80,7 +80,10 @@ def load_ensemble(location: str, storage_options: dict | None = None, device: st
         digest = hashlib.sha256(blob).hexdigest()
         if entry.get("sha256") and digest != entry["sha256"]:
             raise ValueError(f"{url}/{entry['file']}: checksum mismatch (file {digest[:12]}, manifest {entry['sha256'][:12]})")
-        model = create_model(ModelSpec.from_dict(entry["spec"]))
+        spec = dict(entry["spec"])
+        # Manifests before format 1.1 kept the framing beside the models, not in each spec.
+        spec.setdefault("framing", manifest.get("framing", {}).get("training_images_framed_with", "native"))
+        model = create_model(ModelSpec.from_dict(spec))
         model.load_state_dict(load(blob), strict=True)
         models.append(model)
     manifest = dict(manifest, location=url)

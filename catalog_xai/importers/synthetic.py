@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from . import columns as C
-from . import storage
-from .core import synth
+from .. import columns as C
+from .. import storage
+from ..core import synth
 
 
 def synthetic_shard_table(n: int, seed: int, first_objid: int, barred_only: bool = False) -> pa.Table:

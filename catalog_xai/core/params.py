@@ -1,0 +1,110 @@
+"""Every parameter of the method, in one place: its name, its default (the paper's) and its help.
+
+``MethodParams`` is the single source of the method's defaults.  It travels as one
+object from the command line (whose options are generated from its fields, see
+``catalog_xai.cli.options``) through the Ray actors to the kernels, whose own keyword
+defaults read ``PAPER``.  The names are the paper's (Bhambra, Joachimi & Lahav 2022):
+N, S_noise, X_input, Tc, Tl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .units import DEFAULT_COSMOLOGY
+
+#: Linearity statistics of Algorithm 1: the paper's |Pearson r| of the pixel coordinates, and
+#: the rotation-invariant eigenvalue elongation (lambda1 - lambda2) / (lambda1 + lambda2).
+LINEARITY_CRITERIA = ("pearson", "eigen")
+#: Paper §4.5: (iv) measure the bar on the members' averaged map, (v) average the members' lengths.
+ENSEMBLE_METHODS = ("maps", "lengths")
+#: native: the cutouts already have the models' framing (GZ2: 0.02 petroR90_r arcsec/px);
+#: petrosian: reframe each cutout to GZ2 framing from petroR90_r and its pixel scale;
+#: measured: reframe from an R90 measured on the image (for surveys without photometry).
+FRAMINGS = ("native", "petrosian", "measured")
+PRECISIONS = ("fp32", "bf16")
+
+
+def _opt(default, help: str, **extra):
+    """A field whose metadata carries its command-line help (and choices, where it has them)."""
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class MethodParams:
+    """The method's parameters, defaulting to the paper's choices.
+
+    Raises
+    ------
+    ValueError
+        On construction, naming every parameter that is out of range.
+    """
+
+    n_samples: int = _opt(256, "SmoothGrad N: noisy copies per galaxy and model")
+    s_noise: float = _opt(0.1, "SmoothGrad S_noise: noise sigma as a fraction of each image's value range")
+    x_input: bool = _opt(False, "X_input: multiply each map by the greyscale image before measuring")
+    tc: float = _opt(0.85, "Algorithm 1 linearity threshold Tc")
+    tl: int = _opt(30, "Algorithm 1 minimum pixel count Tl")
+    linearity: str = _opt("pearson", "Algorithm 1 linearity statistic: the paper's |Pearson r| or the "
+                                     "rotation-invariant eigenvalue elongation", choices=LINEARITY_CRITERIA)
+    ensemble_method: str = _opt("maps", "maps: measure the averaged map (paper iv); lengths: average the "
+                                        "members' lengths (paper v)", choices=ENSEMBLE_METHODS)
+    framing: str | None = _opt(None, "how cutouts are framed for the models; default: as the ensemble was trained "
+                                     "(its manifest). native: already GZ2-framed; petrosian: from petroR90_r; "
+                                     "measured: from a size measured on each image", choices=FRAMINGS)
+    length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "
+                                    "fitted by cxai-tune)")
+    cosmology: str = _opt(DEFAULT_COSMOLOGY, "astropy cosmology realization for kpc")
+    kpc_h: bool = _opt(False, "also write bar_length_kpc_h (h^-1 kpc)")
+    seed: int = _opt(0, "SmoothGrad noise seed (each galaxy's noise is seeded from it and its objid)")
+    chunk_size: int = _opt(256, "noisy images per forward/backward pass (memory, not results)", speed_only=True)
+    precision: str = _opt("fp32", "fp32, or bf16 autocast", choices=PRECISIONS)
+
+    def __post_init__(self):
+        problems = []
+        if self.n_samples < 1:
+            problems.append(f"n_samples must be >= 1 (got {self.n_samples})")
+        if not 0 <= self.s_noise <= 10:
+            problems.append(f"s_noise must be in [0, 10] (got {self.s_noise})")
+        if not 0 < self.tc <= 1:
+            problems.append(f"tc must be in (0, 1] (got {self.tc})")
+        if self.tl < 0:
+            problems.append(f"tl must be >= 0 (got {self.tl})")
+        if not 0 < self.length_scale < 100:
+            problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
+        if self.chunk_size < 1:
+            problems.append(f"chunk_size must be >= 1 (got {self.chunk_size})")
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value is not None and value not in choices:
+                problems.append(f"{f.name} must be one of {choices} (got {value!r})")
+        if problems:
+            raise ValueError("Invalid method parameters: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        """The parameters as a plain dict (JSON/YAML-ready)."""
+        return asdict(self)
+
+    def identity(self) -> dict:
+        """The parameters that decide what a job computes (not how fast): a job's identity."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("speed_only")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MethodParams:
+        """Parameters from a dict such as a job file's ``method`` section.
+
+        Raises
+        ------
+        ValueError
+            For a key that is not a parameter (named, with the known ones), or a value out of range.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"Unknown method parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+#: The paper's parameters: the defaults every kernel's keywords read.
+PAPER = MethodParams()
