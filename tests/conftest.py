@@ -17,6 +17,19 @@ os.environ.pop("AWS_PROFILE", None)
 torch.set_num_threads(2)
 
 
+#: Fixtures that start Ray or an S3 server: a test using one is marked slow.
+SLOW_FIXTURES = {"ray_session", "s3_endpoint", "s3_bucket"}
+#: Modules whose tests start job subprocesses, clusters or kill them.
+SLOW_MODULES = {"test_faults", "test_autoscaling"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tests (``-m "not slow"`` runs the rest); the default command still runs all."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     import ray

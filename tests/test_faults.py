@@ -35,9 +35,9 @@ from urllib.parse import unquote, urlsplit
 import pyarrow.parquet as pq
 import pytest
 import s3fs
+from conftest import free_port
 
 from catalog_xai import storage
-from conftest import free_port
 from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -303,7 +303,7 @@ def _check_every_row_once(bucket, s3_endpoint, rows=8):
 # ------------------------------------------------------------------------ tests
 def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
     """with_retries itself, and a shard read through s3fs that fails mid-stream (in-process, no Ray)."""
-    monkeypatch.setattr(cio, "RETRY_BASE_DELAY", 0.01)
+    monkeypatch.setattr(storage.objects, "RETRY_BASE_DELAY", 0.01)
     calls = []
 
     def flaky():
@@ -580,9 +580,8 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
 def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
     """Ray Train (2 data-parallel workers): kill the training job's driver after its first
     checkpoint, submit it again: it continues from the last checkpoint, not from epoch 1."""
-    from catalog_xai.importers.synthetic import generate_survey
-
     from catalog_xai.cli import train_ensemble
+    from catalog_xai.importers.synthetic import generate_survey
 
     generate_survey(str(tmp_path / "train"), n_galaxies=48, shard_size=24, seed=12)
     out = tmp_path / "ensemble"

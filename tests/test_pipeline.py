@@ -2,21 +2,16 @@
 
 import io
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 import s3fs
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai import storage
-from catalog_xai.storage.validate import validate_catalogue
-
 from catalog_xai.cli import classify_survey
+from catalog_xai.storage.validate import validate_catalogue
 
 
 def _put(fs, table, path):
@@ -80,8 +75,8 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert len(res["problems"]) == 1 and "shard-3.parquet: no catalogue shard" in res["problems"][0]
 
     # The validation and release jobs, object storage in and out.
-    import make_release
-    import validate_catalogue as validate_job
+    from catalog_xai.cli import make_release
+    from catalog_xai.cli import validate_catalogue as validate_job
     from astropy.io import fits
 
     so = ["--storage-options", json.dumps(opts)]
