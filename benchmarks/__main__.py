@@ -42,7 +42,8 @@ def _cpu() -> str:
     except OSError:
         pass
     bf16 = [f for f in ("amx_bf16", "avx512_bf16") if f in flags] or ["no bf16 hardware"]
-    return f"{model} ({os.cpu_count()} cores, {', '.join(bf16)}, torch CPU capability {torch.backends.cpu.get_cpu_capability()})"
+    return (f"{model} ({os.cpu_count()} cores, {', '.join(bf16)}, "
+            f"torch CPU capability {torch.backends.cpu.get_cpu_capability()})")
 
 
 def _machine() -> str:
@@ -99,8 +100,8 @@ def bench_smoothgrad(args) -> None:
     import torch
     from captum.attr import NoiseTunnel, Saliency
 
-    from catalog_xai.core import bars
     from catalog_xai import columns as C
+    from catalog_xai.core import bars
     from catalog_xai.core.preprocess import frame_image
     from catalog_xai.core.saliency import galaxy_seeds, normalise_maps, smoothgrad
 
@@ -158,21 +159,23 @@ def bench_smoothgrad(args) -> None:
         c, f = agreement(maps)
         rows.append({"setting": f"catalog_xai {name}", "seconds": t, "s_per_galaxy": t / g,
                      "speedup_vs_captum": t_captum / t, "min_map_corr_vs_fp32": c, "frac_len_within_1px": f})
-    _save(f"smoothgrad_{args.ensemble}", rows, {"galaxies": g, "n_samples": n, "models": [m.spec.architecture for m in ens.models],
+    _save(f"smoothgrad_{args.ensemble}", rows, {"galaxies": g, "n_samples": n,
+                                               "models": [m.spec.architecture for m in ens.models],
                                                "input_size": spec.input_size,
                                                "note": "Captum maps differ from ours by the noise draw only; "
-                                                       "correlation/length columns compare each setting with catalog_xai fp32"})
+                                                       "correlation/length columns compare each setting with "
+                                                       "catalog_xai fp32"})
 
 
 def bench_bars(args) -> None:
     import numpy as np
     import torch
+    from reference_bars import reference_bar
+    from test_bars import _bar_map, _maps
 
     from catalog_xai.core.bars import measure_bar
     from catalog_xai.core.preprocess import frame_image
     from catalog_xai.core.saliency import smoothgrad
-    from reference_bars import reference_bar
-    from test_bars import _bar_map, _maps
 
     rng = np.random.default_rng(123)
     maps = []
@@ -196,7 +199,8 @@ def bench_bars(args) -> None:
         t1 = time.perf_counter()
         r = reference_bar(m, tc, tl)
         t2 = time.perf_counter()
-        ok = (f.threshold, f.n_pixels) == r[1:] and (f.length_pix == r[0] or (np.isnan(r[0]) and np.isnan(f.length_pix)))
+        ok = ((f.threshold, f.n_pixels) == r[1:]
+              and (f.length_pix == r[0] or (np.isnan(r[0]) and np.isnan(f.length_pix))))
         same += ok
         if kind == "smoothgrad_112":
             t_fast += t1 - t0
@@ -207,7 +211,8 @@ def bench_bars(args) -> None:
              "fast_ms_per_map": 1000 * t_fast / n_timed, "speedup": t_ref / t_fast}]
     # Paper-size 224x224 maps, where the loop runs further before it stops.
     big = [rng.random((224, 224)) ** 2 for _ in range(args.big_maps)]
-    big += [_bar_map(224, a, rng.uniform(40, 160), rng.uniform(3, 10), rng) for a in np.linspace(0, np.pi, args.big_maps)]
+    big += [_bar_map(224, a, rng.uniform(40, 160), rng.uniform(3, 10), rng)
+            for a in np.linspace(0, np.pi, args.big_maps)]
     t_fast = t_ref = 0.0
     same_big = 0
     for m in big:
@@ -238,9 +243,9 @@ def bench_pipeline(args) -> None:
     import torch
 
     from catalog_xai import storage
-    from catalog_xai.core.params import MethodParams
     from catalog_xai.cluster.pool import PoolConfig, run_survey
     from catalog_xai.cluster.shard import process_shard
+    from catalog_xai.core.params import MethodParams
 
     tmp = Path(args.workdir)
     url = _survey(tmp, args.shards, args.per_shard)
@@ -257,9 +262,11 @@ def bench_pipeline(args) -> None:
     t_bare = time.perf_counter() - t0
 
     ray.init(num_cpus=cores, logging_level="ERROR", include_dashboard=False)
-    rows = [{"setting": "bare loop, 1 process", "threads": cores, "seconds": t_bare, "galaxies_per_s": n / t_bare, "ratio": 1.0}]
+    rows = [{"setting": "bare loop, 1 process", "threads": cores, "seconds": t_bare, "galaxies_per_s": n / t_bare,
+             "ratio": 1.0}]
     for actors, threads in ((cores, 1), (1, cores)):
-        pool = PoolConfig(min_actors=actors, max_actors=actors, cpus_per_actor=cores / actors, threads_per_actor=threads)
+        pool = PoolConfig(min_actors=actors, max_actors=actors, cpus_per_actor=cores / actors,
+                          threads_per_actor=threads)
         t0 = time.perf_counter()
         run_survey(shards, input_url=url, output_url=str(tmp / f"ray_out_{actors}"), checkpoint="synthetic-small",
                    params=params, pool=pool)
@@ -275,8 +282,8 @@ def bench_memory(args) -> None:
     import ray
 
     from catalog_xai import storage
-    from catalog_xai.core.params import MethodParams
     from catalog_xai.cluster.pool import PoolConfig, run_survey
+    from catalog_xai.core.params import MethodParams
 
     tmp = Path(args.workdir)
     ray.init(num_cpus=1, logging_level="ERROR", include_dashboard=False)
@@ -289,7 +296,8 @@ def bench_memory(args) -> None:
         rows.append({"shards": len(shards), "galaxies": sum(r["rows_out"] for r in res),
                      "actor_peak_rss_mb": max(r["actor_peak_rss_mb"] for r in res)})
     ray.shutdown()
-    rows.append({"shards": "10x / 1x", "galaxies": "", "actor_peak_rss_mb": rows[1]["actor_peak_rss_mb"] / rows[0]["actor_peak_rss_mb"]})
+    rows.append({"shards": "10x / 1x", "galaxies": "",
+                 "actor_peak_rss_mb": rows[1]["actor_peak_rss_mb"] / rows[0]["actor_peak_rss_mb"]})
     _save("memory", rows, {"note": "one actor, the same shard size; peak RSS from getrusage in the actor"})
 
 

@@ -90,7 +90,8 @@ GZ2_PIXEL_SCALE_PER_PETRO = 0.02  # GZ2 cutouts: 0.02 × petroR90_r arcsec per p
 
 INPUT_COLUMNS: tuple[Column, ...] = (
     Column(OBJID, pa.int64(), "", "Unique object identifier; carried to the output unchanged."),
-    Column(IMAGE, pa.binary(), "", "Encoded JPEG or PNG cutout (RGB or greyscale), square, 16 to 4096 px a side (GZ2: 424x424)."),
+    Column(IMAGE, pa.binary(), "", "Encoded JPEG or PNG cutout (RGB or greyscale), square, "
+                                   "16 to 4096 px a side (GZ2: 424x424)."),
     Column(REDSHIFT, pa.float64(), "", "Redshift; needed for lengths in kpc."),
     Column(
         PIXEL_SCALE,

@@ -1,6 +1,7 @@
 """Compare ensembles with volunteer votes on a labelled survey (e.g. a held-out real split).
 
-The ``ray job submit`` entry point of ``cxai-evaluate-morphology`` (catalog_xai.cli.evaluate_morphology); ``--help`` lists the options.
+The ``ray job submit`` entry point of ``cxai-evaluate-morphology`` (catalog_xai.cli.evaluate_morphology);
+``--help`` lists the options.
 """
 
 import sys

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import s3fs
-
 from autoscaling import LocalAutoscalingCluster
 from conftest import free_port
+
 from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,7 +27,8 @@ MONITOR = """
 import json, sys, time, ray
 ray.init(address=sys.argv[1], logging_level="ERROR")
 while True:
-    print("NODES", json.dumps(sorted(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("GPU"))), flush=True)
+    print("NODES", json.dumps(sorted(n["NodeID"] for n in ray.nodes()
+                                     if n["Alive"] and n["Resources"].get("GPU"))), flush=True)
     time.sleep(0.5)
 """
 

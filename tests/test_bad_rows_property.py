@@ -35,7 +35,8 @@ floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st
                    st.floats(0.001, 2.0).map(str), st.text(max_size=5))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(images(), floats, floats, floats, st.booleans()), min_size=1, max_size=4))
 def test_every_row_comes_back_with_a_status(tiny_ensemble, rows):
     imgs, z, scale, petro, has_id = map(list, zip(*rows))

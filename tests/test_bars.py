@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from reference_bars import reference_bar
 
 from catalog_xai.core.bars import measure_bar, measure_bars
-from reference_bars import reference_bar
 
 
 def _bar_map(h, angle, length, width, rng, noise=0.05):
@@ -19,7 +19,7 @@ def _bar_map(h, angle, length, width, rng, noise=0.05):
 def _maps():
     rng = np.random.default_rng(42)
     out = []
-    for i in range(150):  # random maps of varied contrast and size
+    for _ in range(150):  # random maps of varied contrast and size
         h = int(rng.integers(6, 48))
         out.append(rng.random((h, h)) ** rng.uniform(0.5, 8))
     for ang in np.linspace(0, np.pi, 37):  # synthetic bars at every angle, incl. along rows/columns

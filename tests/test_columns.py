@@ -20,7 +20,8 @@ def test_every_parent_answer_exists():
 
 def test_output_schema_has_required_columns_with_units():
     schema = C.output_schema()
-    for name in ("bar_length_pix", "bar_length_arcsec", "bar_length_kpc", "status", *C.FRACTION_COLUMNS, *C.SPREAD_COLUMNS):
+    for name in ("bar_length_pix", "bar_length_arcsec", "bar_length_kpc", "status", *C.FRACTION_COLUMNS,
+                 *C.SPREAD_COLUMNS):
         assert name in schema.names
     assert schema.field("bar_length_kpc").metadata[b"unit"] == b"kpc"
     assert "bar_length_kpc_h" not in schema.names

@@ -38,10 +38,10 @@ import s3fs
 from conftest import free_port
 
 from catalog_xai import storage
+from catalog_xai.cli import classify_survey
 from catalog_xai.storage.validate import validate_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
-from catalog_xai.cli import classify_survey
 
 SHARDS = {"shard-0.parquet": (0, 3), "shard-1.parquet": (3, 3), "shard-2.parquet": (6, 2)}  # name: (offset, rows)
 # Tiny models, N=2: the faults, not the method, are under test.
@@ -317,10 +317,12 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
     assert len(calls) == 3 and len(caplog.records) == 2
     assert "sEcReT" not in caplog.text and "deadbeef" not in caplog.text and "attempt 1 of 4" in caplog.text
 
-    for permanent in (FileNotFoundError("gone"), PermissionError("denied"), IsADirectoryError("dir"), ValueError("bad")):
+    for permanent in (FileNotFoundError("gone"), PermissionError("denied"), IsADirectoryError("dir"),
+                      ValueError("bad")):
         calls.clear()
         with pytest.raises(type(permanent)):
-            storage.with_retries(lambda e=permanent: calls.append(1) or (_ for _ in ()).throw(e), attempts=4, base_delay=0.01)
+            storage.with_retries(lambda e=permanent: calls.append(1) or (_ for _ in ()).throw(e), attempts=4,
+                                 base_delay=0.01)
         assert len(calls) == 1
     with pytest.raises(storage.RetriesExhausted, match="gave up after 3 attempts"):
         storage.with_retries(lambda: (_ for _ in ()).throw(TimeoutError("slow")), attempts=3, base_delay=0.01)
@@ -340,7 +342,8 @@ def test_retry_policy_and_redaction(survey, caplog, monkeypatch):
     # A 4xx is the caller's fault: raised at once, not retried.
     proxy.rules = [Rule("HEAD", shard, 400, "InvalidArgument", times=None)]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="catalog_xai.storage"), pytest.raises(storage.ShardError, match="shard-1"):
+    with caplog.at_level(logging.WARNING, logger="catalog_xai.storage"), pytest.raises(storage.ShardError,
+                                                                                       match="shard-1"):
         storage.open_shard(f"{bucket}/survey/shard-1.parquet", opts)
     assert proxy.rules[0].injected >= 1 and not caplog.records  # (s3fs itself makes 2 HEADs here)
 
@@ -526,8 +529,9 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
     ray_tmp = tempfile.mkdtemp(prefix="rn", dir="/tmp")
     # Token auth on every node and the driver (the token file Ray keeps in ~/.ray is never read here);
     # fast health checks, so that the lost node is noticed in seconds.
-    env = dict(_env(ray_tmp), RAY_AUTH_MODE="token", RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
-               RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3")
+    env = dict(_env(ray_tmp), RAY_AUTH_MODE="token", RAY_health_check_initial_delay_ms="0",
+               RAY_health_check_period_ms="500", RAY_health_check_timeout_ms="500",
+               RAY_health_check_failure_threshold="3")
     port, worker_nm_port = free_port(), free_port()
     log = open(tmp_path / "driver.log", "w")
     proc = None

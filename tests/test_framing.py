@@ -10,8 +10,13 @@ from PIL import Image
 from catalog_xai.core import synth
 from catalog_xai.core.catalogue import run_ensemble
 from catalog_xai.core.params import MethodParams
-from catalog_xai.core.preprocess import (FramingWarning, frame_image, gz2_crop_pixels, measure_r90_pixels,
-                                         resolve_framing)
+from catalog_xai.core.preprocess import (
+    FramingWarning,
+    frame_image,
+    gz2_crop_pixels,
+    measure_r90_pixels,
+    resolve_framing,
+)
 
 
 def _galaxy(seed=2):
@@ -94,7 +99,8 @@ def _sample_rows(n: int):
     """The first n real SDSS cutouts shipped with the package (tight 128-px cutouts, 0.2 arcsec/px)."""
     import pyarrow.parquet as pq
 
-    shard = sorted((Path(__file__).resolve().parent.parent / "catalog_xai" / "data" / "sdss_sample").glob("*.parquet"))[0]
+    shard = sorted((Path(__file__).resolve().parent.parent / "catalog_xai" / "data" / "sdss_sample")
+                   .glob("*.parquet"))[0]
     t = pq.read_table(shard).slice(0, n)
     return t.column("objid").to_pylist(), t.column("image").to_pylist()
 

@@ -75,13 +75,15 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert len(res["problems"]) == 1 and "shard-3.parquet: no catalogue shard" in res["problems"][0]
 
     # The validation and release jobs, object storage in and out.
+    from astropy.io import fits
+
     from catalog_xai.cli import make_release
     from catalog_xai.cli import validate_catalogue as validate_job
-    from astropy.io import fits
 
     so = ["--storage-options", json.dumps(opts)]
     assert validate_job.main(["--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", *so]) == 1
-    assert make_release.main(["--catalogue", f"{bucket}/vac/", "--release", f"{bucket}/dr1/", "--name", "vac", *so]) == 0
+    assert make_release.main(["--catalogue", f"{bucket}/vac/", "--release", f"{bucket}/dr1/", "--name", "vac",
+                              *so]) == 0
     fs.invalidate_cache()
     released = pq.read_table(fs.open(f"{bucket}/dr1/vac.parquet", "rb"))
     assert sorted(released.column(C.OBJID).to_pylist()) == sorted(t.slice(0, 8).column(C.OBJID).to_pylist())
@@ -107,7 +109,8 @@ def test_bad_parameters_exit_with_a_message(capsys):
     assert "tc must be in" in capsys.readouterr().err
 
 
-def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tmp_path, synthetic_table, tiny_checkpoint, capsys):
+def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tmp_path, synthetic_table,
+                                                                 tiny_checkpoint, capsys):
     survey, out = tmp_path / "survey", tmp_path / "vac"
     survey.mkdir()
     for k in range(3):
@@ -159,7 +162,8 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
     np.testing.assert_allclose(np.asarray(ft["bar_length_kpc"]), df["bar_length_kpc"].to_numpy(), equal_nan=True)
     assert [s.strip() for s in ft["status"]] == list(df["status"])
     assert header["HIERARCH CXAI PARAM TC"] == 0.8 and header["HIERARCH CXAI PARAM N_SAMPLES"] == 2
-    units = {header[k]: header[k.replace("TTYPE", "TUNIT")] for k in header if k.startswith("TTYPE") and k.replace("TTYPE", "TUNIT") in header}
+    units = {header[k]: header[k.replace("TTYPE", "TUNIT")] for k in header
+             if k.startswith("TTYPE") and k.replace("TTYPE", "TUNIT") in header}
     assert units["bar_length_kpc"] == "kpc" and units["bar_length_arcsec"] == "arcsec"
     for line in (tmp_path / "release" / "SHA256SUMS").read_text().split("\n")[:-1]:
         digest, fname = line.split()
@@ -197,7 +201,8 @@ def test_empty_shard_and_duplicated_objids_keep_every_row(ray_session, tmp_path,
     o = pq.read_table(out / "odd.parquet")
     assert o.column(C.OBJID).to_pylist() == [None, 103]
     assert o.column(C.REDSHIFT).to_pylist() == ["0.05", "n/a"]  # the user's values, as given
-    assert o.column(C.STATUS).to_pylist() == ["objid missing: row not processed", "redshift 'n/a' unusable: kpc not computed"]
+    assert o.column(C.STATUS).to_pylist() == ["objid missing: row not processed",
+                                              "redshift 'n/a' unusable: kpc not computed"]
     res = validate_catalogue(str(survey), str(out))
     assert res["rows_in"] == res["rows_out"] == 6
     assert any("duplicated objid" in p for p in res["problems"]) and any("appears in" in p for p in res["problems"])

@@ -36,15 +36,12 @@ def test_method_lengths_cover_members_average_map_and_average_length():
 def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     """The tuning job on a small barred survey: grid, control model, params file, figures, report."""
     import json
-    import sys
-    from pathlib import Path
 
     from catalog_xai import storage
-    from catalog_xai.core.params import MethodParams
-    from catalog_xai.importers.synthetic import generate_survey
-
     from catalog_xai.cli import tune_bars
     from catalog_xai.cli.options import read_job_file
+    from catalog_xai.core.params import MethodParams
+    from catalog_xai.importers.synthetic import generate_survey
 
     generate_survey(str(tmp_path / "s"), n_galaxies=12, shard_size=6, seed=4, barred_only=True)
     storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "ckpt"), name="tiny", training_data="none")

@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     io_.add_argument("--output", help=f"catalogue prefix (default with no --input: {DEMO_OUTPUT.format(demo='sdss')} "
                                       "or ...-synthetic)")
     io_.add_argument("--checkpoint", default=None,
-                     help=f"ensemble: built-in name {storage.BUILTIN_CHECKPOINTS} or a directory URL with manifest.json "
+                     help=f"ensemble: built-in name {storage.BUILTIN_CHECKPOINTS} "
+                          "or a directory URL with manifest.json "
                           f"(default {storage.DEFAULT_CHECKPOINT}; synthetic-small for --demo synthetic)")
     io_.add_argument("--storage-options", default={}, type=json.loads,
                      help='JSON fsspec options without secrets, e.g. \'{"endpoint_url": "http://..."}\'')
@@ -94,11 +95,13 @@ def main(argv=None) -> int:
 
         input_url, output_url = DEMO_SURVEY, output_url or DEMO_OUTPUT.format(demo=args.demo)
         print(f"no --input: generating a sample survey of {args.demo_galaxies} synthetic galaxies at {input_url}")
-        generate_survey(input_url, n_galaxies=args.demo_galaxies, shard_size=max(1, args.demo_galaxies // 2), seed=12345)
+        generate_survey(input_url, n_galaxies=args.demo_galaxies, shard_size=max(1, args.demo_galaxies // 2),
+                        seed=12345)
     if output_url is None:
         print("error: --output is required with --input", file=sys.stderr)
         return 2
-    checkpoint = args.checkpoint if args.checkpoint in storage.BUILTIN_CHECKPOINTS else storage.absolute(args.checkpoint)
+    checkpoint = (args.checkpoint if args.checkpoint in storage.BUILTIN_CHECKPOINTS
+                  else storage.absolute(args.checkpoint))
     job = SurveyJob(input_url=storage.absolute(input_url), output_url=storage.absolute(output_url),
                     checkpoint=checkpoint, params=params, batch_size=args.batch_size, min_actors=args.min_actors,
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,

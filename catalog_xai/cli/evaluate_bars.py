@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
 
 from catalog_xai import columns as C
 from catalog_xai import storage

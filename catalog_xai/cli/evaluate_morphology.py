@@ -23,9 +23,8 @@ import torch
 from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core.catalogue import classify_batch
-from catalog_xai.core.params import MethodParams
 from catalog_xai.core.evaluation import conditional_bar_fraction, morphology_metrics
-from catalog_xai.core.params import FRAMINGS
+from catalog_xai.core.params import FRAMINGS, MethodParams
 
 
 def main(argv=None) -> int:
@@ -73,11 +72,13 @@ def main(argv=None) -> int:
                 cols.setdefault(k, []).append(v)
         cols = {k: np.concatenate(v) for k, v in cols.items()}
         pred = np.stack([cols[c] for c in C.FRACTION_COLUMNS], 1)
-        m = morphology_metrics(pred, labels, bar_votes, min_bar_votes=args.min_bar_votes, bar_threshold=args.bar_threshold)
+        m = morphology_metrics(pred, labels, bar_votes, min_bar_votes=args.min_bar_votes,
+                               bar_threshold=args.bar_threshold)
         lengths = cols[C.BAR_LENGTH_ARCSEC][barred]
         m["bar_length_arcsec_barred"] = {"n": int(np.isfinite(lengths).sum()),
                                          "median": float(np.nanmedian(lengths)) if barred.any() else None,
-                                         "p16_p84": [float(np.nanpercentile(lengths, 16)), float(np.nanpercentile(lengths, 84))]
+                                         "p16_p84": [float(np.nanpercentile(lengths, 16)),
+                                                     float(np.nanpercentile(lengths, 84))]
                                          if barred.any() else None}
         m["mean_predicted_bar_fraction_on_volunteer_barred"] = float(np.nanmean(conditional_bar_fraction(pred)[barred]))
         results["ensembles"][ckpt] = m
@@ -102,7 +103,8 @@ def _figure(ens, rows, params, path):
     # beside the images exactly as the models saw them.
     maps = restrict_to_data(ensemble_mean_map(torch.from_numpy(inf.maps)).numpy(), inf.data_side[inf.ok_rows])
     thr = [bars.measure_bar(m, tc=params.tc, tl=params.tl, linearity=params.linearity).threshold for m in maps]
-    fig = figures.saliency_panels(inf.framed.x.permute(0, 2, 3, 1).numpy(), maps, thr, [f"objid {o}" for o in rows[C.OBJID].iloc[inf.ok_rows]])
+    fig = figures.saliency_panels(inf.framed.x.permute(0, 2, 3, 1).numpy(), maps, thr,
+                                  [f"objid {o}" for o in rows[C.OBJID].iloc[inf.ok_rows]])
     fig.savefig(path, dpi=110)
 
 

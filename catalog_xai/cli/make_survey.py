@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from catalog_xai.importers.synthetic import generate_survey
 
@@ -29,7 +28,8 @@ def main(argv=None) -> int:
         ray.init(logging_level="WARNING")
     urls = generate_survey(args.output, n_galaxies=args.galaxies, shard_size=args.shard_size, seed=args.seed,
                            use_ray=not args.no_ray, barred_only=args.barred_only)
-    print(f"wrote {args.galaxies} galaxies in {len(urls)} shards under {args.output} ({time.perf_counter() - t0:.0f} s)")
+    print(f"wrote {args.galaxies} galaxies in {len(urls)} shards under {args.output} "
+          f"({time.perf_counter() - t0:.0f} s)")
     return 0
 
 

@@ -25,7 +25,13 @@ from catalog_xai import storage
 from catalog_xai.core.models import default_spec
 from catalog_xai.core.params import FRAMINGS
 from catalog_xai.core.training import (
-    TrainConfig, evaluate_rmse, frame_for_training, member_config, new_member, train_model)
+    TrainConfig,
+    evaluate_rmse,
+    frame_for_training,
+    member_config,
+    new_member,
+    train_model,
+)
 from catalog_xai.core.units import r90_pixels
 
 
@@ -36,7 +42,7 @@ def vote_weights(counts: np.ndarray) -> np.ndarray:
     capped at 40 so that a few heavily voted galaxies do not dominate.
     """
     w = np.zeros_like(counts, dtype=np.float32)
-    for q, sl in C.question_slices().items():
+    for _, sl in C.question_slices().items():
         n_q = np.nansum(counts[:, sl], axis=1, keepdims=True)
         w[:, sl] = np.minimum(n_q, 40.0)
     return w
@@ -53,12 +59,14 @@ def load_labelled(url: str, spec, weight_by_votes: bool = False):
             raise SystemExit(f"error: {shard} has no label column(s) {missing[:3]}... (vote_<answer>_fraction)")
         images += t.column(C.IMAGE).to_pylist()
         objids += t.column(C.OBJID).to_pylist()
-        labels.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.LABEL_COLUMNS], 1).astype(np.float64))
+        labels.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.LABEL_COLUMNS],
+                               1).astype(np.float64))
         if weight_by_votes:
             if not all(c in t.column_names for c in C.VOTE_COUNT_COLUMNS):
                 raise SystemExit(f"error: --weight-by-votes needs the votes_<answer>_count columns, missing in {shard}")
-            counts.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.VOTE_COUNT_COLUMNS], 1).astype(float))
-        def floats(name):
+            counts.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.VOTE_COUNT_COLUMNS],
+                                   1).astype(float))
+        def floats(name, t=t):
             have = name in t.column_names
             return t.column(name).to_numpy(zero_copy_only=False).astype(float) if have else np.full(t.num_rows, np.nan)
 

@@ -26,8 +26,14 @@ import torch
 
 from catalog_xai import columns as C
 from catalog_xai import storage
-from catalog_xai.cli.options import (METHOD_SECTION, add_config_arguments, add_method_arguments, dump_job,
-                                     method_params, parse_job)
+from catalog_xai.cli.options import (
+    METHOD_SECTION,
+    add_config_arguments,
+    add_method_arguments,
+    dump_job,
+    method_params,
+    parse_job,
+)
 from catalog_xai.core import tuning
 from catalog_xai.core.evaluation import compare_lengths
 from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
@@ -123,7 +129,8 @@ def main(argv=None) -> int:
                     linearity=best["linearity"], ensemble_method=best["ensemble_method"],
                     length_scale=weighted["scale"])
     job = {"checkpoint": args.checkpoint, METHOD_SECTION: tuned.to_dict()}
-    control = train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size) if args.control else None
+    control = (train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size)
+               if args.control else None)
     figures = make_figures(args, t, x, maps_cache, grey, rows, best, runs[0], ref, tune, to_orig, names, weighted)
 
     results = {"control": control, "figures": figures, "survey": args.survey, "galaxies": len(t),
@@ -154,7 +161,8 @@ def train_control(args, x, target, tune, to_px):
     x8 = (x * 255 + 0.5).to(torch.uint8)
     y = torch.from_numpy(target.astype(np.float32))[:, None]
     idx = np.flatnonzero(tune)
-    res = train_model(model, x8[idx], y[idx], TrainConfig(epochs=args.control_epochs, val_fraction=0.16, seed=args.seed),
+    res = train_model(model, x8[idx], y[idx],
+                      TrainConfig(epochs=args.control_epochs, val_fraction=0.16, seed=args.seed),
                       log=lambda m: None)
     with torch.no_grad():
         pred = torch.sigmoid(model(x[~tune])).numpy()[:, 0] * to_px[~tune]
@@ -177,7 +185,8 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     mm = tuning.with_input(mm, grey) if best["x_input"] else mm
     mean = mm.mean(0)
     test_idx = np.flatnonzero(~tune)[:4]
-    thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], linearity=best["linearity"]).threshold for i in test_idx]
+    thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], linearity=best["linearity"]).threshold
+           for i in test_idx]
     titles = [f"objid {t[C.OBJID].iloc[i]}: ref {ref[i]:.0f} px, measured {lengths_best[i]:.0f} px" for i in test_idx]
     fig = figures.saliency_panels(x[test_idx].permute(0, 2, 3, 1).numpy(), mean[test_idx], thr, titles)
     fig.savefig(out / "fig_saliency_panels.png", dpi=110)
@@ -214,7 +223,8 @@ def write_report(args, results, job):
         return
     rows = sorted(results["grid"], key=lambda r: -r["rho_tune"])
     lines = [f"# Bar-length tuning and evaluation: {args.survey}", "",
-             f"{results['galaxies']} galaxies with reference lengths: {results['tune']} to tune, {results['test']} to test; "
+             f"{results['galaxies']} galaxies with reference lengths: {results['tune']} to tune, "
+             f"{results['test']} to test; "
              f"SmoothGrad N = {results['n_samples']}; ensemble `{args.checkpoint}`.", "",
              "## Best setting per method and linearity criterion (test-set figures)", "",
              "| method | linearity | S_noise | X_input | Tc | Tl | rho (tune) | rho (test) | RMSE test [pix] | scale |",
@@ -228,12 +238,15 @@ def write_report(args, results, job):
         lines.append(f"| {r['method']} | {r['linearity']} | {r['s_noise']} | {r['x_input']} | {r['tc']} | {r['tl']} | "
                      f"{r['rho_tune']:.3f} | {r['rho_test']:.3f} | {r['rmse_test_pix']:.1f} | {r['scale']:.2f} |")
     w = results["weighted_fit_test"]
-    lines += ["", f"Chosen: {results['best']['method']}, {results['best']['linearity']}; weighted fit through the origin on "
-              f"the test set: scale {w['scale']:.3f}, rho {w['pearson_rho']:.3f}, RMSE after scale {w['rmse_after_scale']:.1f} pix; "
+    lines += ["", f"Chosen: {results['best']['method']}, {results['best']['linearity']}; "
+              "weighted fit through the origin on "
+              f"the test set: scale {w['scale']:.3f}, rho {w['pearson_rho']:.3f}, "
+              f"RMSE after scale {w['rmse_after_scale']:.1f} pix; "
               f"mean decile error {results['mean_decile_error_pix']:.2f} pix.", ""]
     if results.get("control"):
         c = results["control"]
-        lines += [f"Control CNN ({c['architecture']}, trained directly on lengths, {c['trained_on']} galaxies, {c['epochs']} epochs): "
+        lines += [f"Control CNN ({c['architecture']}, trained directly on lengths, {c['trained_on']} galaxies, "
+                  f"{c['epochs']} epochs): "
                   f"rho {c['pearson_rho']:.3f}, RMSE {c['rmse_pix']:.1f} pix on the same test set.", ""]
     lines += [f"`{JOB_FILE}` (run it with `cxai-classify --config {JOB_FILE}`):", "", "```yaml", dump_job(job).rstrip(),
               "```", ""]

@@ -18,8 +18,8 @@ import pyarrow as pa
 from .. import columns as C
 from .. import storage
 from ..core.catalogue import EnsembleOutput, measure_and_convert, run_ensemble
-from ..core.params import MethodParams
 from ..core.ensemble import Ensemble
+from ..core.params import MethodParams
 
 
 @dataclass
@@ -78,7 +78,8 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
 
 def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams) -> EnsembleOutput:
     return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(),
-                        params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE), petro_r90=_column(rb, C.PETRO_R90))
+                        params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE),
+                        petro_r90=_column(rb, C.PETRO_R90))
 
 
 def process_shard(

@@ -136,7 +136,8 @@ class _SortedMap:
         return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(linearity)[k]))
 
 
-def measure_bar(saliency: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl, linearity: str = PAPER.linearity) -> BarMeasurement:
+def measure_bar(saliency: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
+                linearity: str = PAPER.linearity) -> BarMeasurement:
     """Measure the bar in one H x W saliency map normalised to [0, 1].
 
     Parameters
@@ -169,7 +170,8 @@ def measure_bar_grid(saliency: np.ndarray, tcs, tls, linearity: str = PAPER.line
     return out
 
 
-def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl, linearity: str = PAPER.linearity) -> dict[str, np.ndarray]:
+def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
+                 linearity: str = PAPER.linearity) -> dict[str, np.ndarray]:
     """``measure_bar`` over a stack (B, H, W); returns arrays length_pix, threshold, n_pixels."""
     res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
     return {

@@ -8,17 +8,18 @@ gets nulls and a ``status`` that says why; it never raises for bad data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from . import bars, saliency, units
 from .. import columns as C
+from . import bars, saliency, units
 from .ensemble import Ensemble
 from .params import MethodParams
 from .preprocess import FramedBatch, frame_batch, resolve_framing
+
 
 def _float_array(values, n) -> np.ndarray:
     """Per-row floats; None, and what does not read as a number (text columns), become NaN."""
@@ -89,7 +90,8 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     if framing == "petrosian":
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
     framed = frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
-                         r90_pix=r90_pix, skip=["objid missing: row not processed" if o is None else None for o in objid])
+                         r90_pix=r90_pix,
+                         skip=["objid missing: row not processed" if o is None else None for o in objid])
     ok_rows = framed.ok_rows
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
@@ -155,7 +157,8 @@ def measure_and_convert(
             if not (_given(pixel_scale_arcsec, i) or _given(petro_r90, i)):
                 reasons[i].append("no pixel scale: arcsec and kpc not computed")
             else:
-                given = {k: v[i] for k, v in (("pixel_scale", pixel_scale_arcsec), ("petroR90_r", petro_r90)) if v is not None}
+                given = {k: v[i] for k, v in (("pixel_scale", pixel_scale_arcsec), ("petroR90_r", petro_r90))
+                         if v is not None}
                 shown = ", ".join(f"{k} {_show(v)}" for k, v in given.items())
                 reasons[i].append(f"pixel scale unusable ({shown}; usable: 0 to {units.MAX_PIXEL_SCALE_ARCSEC:g} "
                                   "arcsec/px): arcsec and kpc not computed")

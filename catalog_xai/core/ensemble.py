@@ -43,7 +43,7 @@ class Ensemble:
     def device(self) -> torch.device:
         return next(self.models[0].parameters()).device
 
-    def to(self, device, memory_format=torch.channels_last) -> "Ensemble":
+    def to(self, device, memory_format=torch.channels_last) -> Ensemble:
         for m in self.models:
             m.to(device=device, memory_format=memory_format)
         return self
@@ -56,7 +56,7 @@ class Ensemble:
     def __len__(self) -> int:
         return len(self.models)
 
-    def compile(self, **kwargs) -> "Ensemble":
+    def compile(self, **kwargs) -> Ensemble:
         """Use torch.compile'd members from now on (kwargs go to torch.compile)."""
         self.compiled = [torch.compile(m, **kwargs) for m in self.models]
         return self

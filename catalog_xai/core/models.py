@@ -14,8 +14,8 @@ their sigmoid, and SmoothGrad differentiates the logit of Class3.1 (method.md §
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -42,7 +42,7 @@ class ModelSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         d = dict(d)
         d["mean"], d["std"] = tuple(d["mean"]), tuple(d["std"])
         return cls(**d)
@@ -100,7 +100,8 @@ def create_model(spec: ModelSpec | str) -> GalaxyNet:
 # ------------------------------------------------------------------- building blocks
 def conv_bn_relu(cin, cout, k=3, stride=1, padding=None):
     padding = k // 2 if padding is None else padding
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
 
 
 class SeparableConv(nn.Sequential):

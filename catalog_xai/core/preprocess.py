@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -161,7 +161,8 @@ def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_
     x = torch.from_numpy(np.ascontiguousarray(rgb[off : off + crop, off : off + crop])).permute(2, 0, 1)
     x = x.float().div_(255.0)
     if crop != input_size:
-        x = F.interpolate(x[None], size=(input_size, input_size), mode="bilinear", antialias=True, align_corners=False)[0]
+        x = F.interpolate(x[None], size=(input_size, input_size), mode="bilinear", antialias=True,
+                          align_corners=False)[0]
     return x.clamp_(0.0, 1.0)
 
 

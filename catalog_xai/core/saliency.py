@@ -12,7 +12,7 @@ seeded per galaxy, so a galaxy's map does not depend on which batch it came in.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

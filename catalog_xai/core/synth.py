@@ -199,14 +199,17 @@ def _answer_probabilities(t: dict, rng: np.random.Generator) -> dict[str, np.nda
     odd = 0.7 if t["merger"] else (0.18 if t["n_neighbours"] else 0.08)
     p["anything_odd"] = np.array([odd, 1 - odd])
     q = t["axis_ratio"]
-    w = np.array([np.exp(-((q - 0.95) ** 2) / 0.02), np.exp(-((q - 0.65) ** 2) / 0.03), np.exp(-((q - 0.35) ** 2) / 0.02)]) + 0.03
+    w = np.array([np.exp(-((q - 0.95) ** 2) / 0.02), np.exp(-((q - 0.65) ** 2) / 0.03),
+                  np.exp(-((q - 0.35) ** 2) / 0.02)]) + 0.03
     p["how_rounded"] = w / w.sum()
-    w = np.array([0.05, 0.05, 0.15, 0.1, 0.3, 0.05, 0.02]) + (np.array([0, 0, 0.3, 0.1, 0, 0.9, 0]) if t["merger"] else 0)
+    w = (np.array([0.05, 0.05, 0.15, 0.1, 0.3, 0.05, 0.02])
+         + (np.array([0, 0, 0.3, 0.1, 0, 0.9, 0]) if t["merger"] else 0))
     p["odd_feature"] = w / w.sum()
     w = np.array([0.6 * bt + 0.1, 0.1, 0.8 * (1 - bt) + 0.05])
     p["bulge_shape"] = w / w.sum()
     pitch = t["arm_pitch_deg"]
-    w = np.array([np.exp(-((pitch - 10) ** 2) / 40), np.exp(-((pitch - 20) ** 2) / 40), np.exp(-((pitch - 32) ** 2) / 40)]) + 0.05
+    w = np.array([np.exp(-((pitch - 10) ** 2) / 40), np.exp(-((pitch - 20) ** 2) / 40),
+                  np.exp(-((pitch - 32) ** 2) / 40)]) + 0.05
     p["arm_winding"] = w / w.sum()
     w = np.full(6, 0.04)
     w[min(t["arm_count"], 5) - 1] += 0.7
@@ -232,7 +235,8 @@ def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None =
     return (fractions, np.asarray(all_counts, dtype=np.int32)) if return_counts else fractions
 
 
-def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool = False) -> dict[str, np.ndarray | list]:
+def make_catalogue(n: int, seed: int, *, first_objid: int = 1,
+                   barred_only: bool = False) -> dict[str, np.ndarray | list]:
     """``n`` synthetic galaxies as input-contract columns plus truth and vote columns.
 
     Galaxy ``k`` depends only on ``(seed, first_objid + k)``, so shards of one survey

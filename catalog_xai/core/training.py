@@ -43,7 +43,8 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness:
     shift = (torch.rand(b, 2, generator=gen, device=dev) * 2 - 1) * max_shift * 2  # grid units span 2
     cos, sin = torch.cos(ang), torch.sin(ang)
     theta = torch.stack(
-        [torch.stack([cos * flip_x, -sin * flip_y, shift[:, 0]], 1), torch.stack([sin * flip_x, cos * flip_y, shift[:, 1]], 1)], 1
+        [torch.stack([cos * flip_x, -sin * flip_y, shift[:, 0]], 1),
+         torch.stack([sin * flip_x, cos * flip_y, shift[:, 1]], 1)], 1
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -200,7 +201,8 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
                       "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "gen": gen.get_state(),
                       "aug_gen": aug_gen.get_state().cpu(), "world_size": world,
                       "torch_rng": torch.get_rng_state(),
-                      "cuda_rng": torch.cuda.get_rng_state(device) if torch.device(device).type == "cuda" else None, "best": best, "stale": stale,
+                      "cuda_rng": torch.cuda.get_rng_state(device) if torch.device(device).type == "cuda" else None,
+                      "best": best, "stale": stale,
                       "epoch": epoch + 1, "best_model": best_state, "history": history, "finished": finished})
         if finished:
             break

@@ -8,15 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..core.labels import (DECALS_QUESTIONS, DECALS_TO_GZ2, HART_ANSWERS, UNREACHED_POLICIES,
-                           cumulative_from_conditional, decals_pixel_scale_from_petro, parse_hart_columns)
+from ..core.labels import (
+                           DECALS_QUESTIONS,
+                           DECALS_TO_GZ2,
+                           HART_ANSWERS,
+                           UNREACHED_POLICIES,
+                           cumulative_from_conditional,
+                           decals_pixel_scale_from_petro,
+                           parse_hart_columns,
+)
 from .decals import import_decals
 from .fits import FITS_EXTENSIONS, asinh_to_uint8, encode_png, fits_data_to_rgb, import_fits, read_fits_cutout
 from .folder import IMAGE_EXTENSIONS, import_folder
 from .gz2 import GZ2_FRACTION_KINDS, import_gz2
 from .kaggle import import_kaggle
-from .writer import (DEFAULT_SHARD_SIZE, IMAGE_PATH, RESERVED, SHARD_NAME, SOURCE_ID, SUMMARY_FILE,
-                     ImportInputError, ImportSummary, hash_objid, objid_from_id)
+from .writer import (
+                           DEFAULT_SHARD_SIZE,
+                           IMAGE_PATH,
+                           RESERVED,
+                           SHARD_NAME,
+                           SOURCE_ID,
+                           SUMMARY_FILE,
+                           ImportInputError,
+                           ImportSummary,
+                           hash_objid,
+                           objid_from_id,
+)
 
 #: Format name (the job's sub-command) -> importer.
 IMPORTERS: dict[str, Callable[..., ImportSummary]] = {

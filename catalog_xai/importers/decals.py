@@ -14,9 +14,23 @@ import pyarrow as pa
 from .. import columns as C
 from .. import storage
 from ..core.labels import DECALS_QUESTIONS, UNREACHED_POLICIES, _decals_labels, decals_pixel_scale_from_petro
-from .writer import (DEFAULT_SHARD_SIZE, ImportInputError, ImportSummary, _check_columns, _check_limit, _Chunk,
-                     _csv_header, _float_col, _iter_csv, _passthrough, _passthrough_name, _require_file, _run,
-                     _scan_csvs, _url_of)
+from .writer import (
+    DEFAULT_SHARD_SIZE,
+    ImportInputError,
+    ImportSummary,
+    _check_columns,
+    _check_limit,
+    _Chunk,
+    _csv_header,
+    _float_col,
+    _iter_csv,
+    _passthrough,
+    _passthrough_name,
+    _require_file,
+    _run,
+    _scan_csvs,
+    _url_of,
+)
 
 
 def import_decals(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHARD_SIZE,

@@ -14,8 +14,7 @@ import warnings
 import numpy as np
 import pyarrow as pa
 
-from .writer import (DEFAULT_SHARD_SIZE, ImportSummary, _check_limit, _Chunk, _ImageReader, _list_files, _run,
-                     _strip_ext)
+from .writer import DEFAULT_SHARD_SIZE, ImportSummary, _check_limit, _Chunk, _ImageReader, _list_files, _run, _strip_ext
 
 FITS_EXTENSIONS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 

@@ -9,9 +9,25 @@ import string
 import numpy as np
 import pandas as pd
 
-from .writer import (DEFAULT_SHARD_SIZE, ImportInputError, ImportSummary, _check_columns, _check_limit, _Chunk,
-                     _csv_header, _float_col, _iter_csv, _list_files, _passthrough, _passthrough_name,
-                     _require_file, _run, _scan_csvs, _strip_ext, _url_of)
+from .writer import (
+    DEFAULT_SHARD_SIZE,
+    ImportInputError,
+    ImportSummary,
+    _check_columns,
+    _check_limit,
+    _Chunk,
+    _csv_header,
+    _float_col,
+    _iter_csv,
+    _list_files,
+    _passthrough,
+    _passthrough_name,
+    _require_file,
+    _run,
+    _scan_csvs,
+    _strip_ext,
+    _url_of,
+)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 

@@ -15,9 +15,24 @@ import pyarrow as pa
 from .. import columns as C
 from .. import storage
 from ..core.labels import UNREACHED_POLICIES, cumulative_from_conditional, parse_hart_columns
-from .writer import (DEFAULT_SHARD_SIZE, ImportInputError, ImportSummary, _check_columns, _check_limit, _Chunk,
-                     _csv_header, _float_col, _iter_csv, _open_csv, _passthrough, _passthrough_name, _require_file,
-                     _run, _scan_csvs, _url_of)
+from .writer import (
+    DEFAULT_SHARD_SIZE,
+    ImportInputError,
+    ImportSummary,
+    _check_columns,
+    _check_limit,
+    _Chunk,
+    _csv_header,
+    _float_col,
+    _iter_csv,
+    _open_csv,
+    _passthrough,
+    _passthrough_name,
+    _require_file,
+    _run,
+    _scan_csvs,
+    _url_of,
+)
 
 GZ2_FRACTION_KINDS = {"debiased": "debiased", "raw": "fraction", "weighted": "weighted_fraction"}
 

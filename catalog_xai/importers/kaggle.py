@@ -8,9 +8,23 @@ import numpy as np
 import pandas as pd
 
 from .. import columns as C
-from .writer import (DEFAULT_SHARD_SIZE, ImportInputError, ImportSummary, _check_columns, _check_limit, _Chunk,
-                     _csv_header, _iter_csv, _open_csv, _passthrough, _passthrough_name, _require_file, _run,
-                     _scan_csvs, _url_of)
+from .writer import (
+    DEFAULT_SHARD_SIZE,
+    ImportInputError,
+    ImportSummary,
+    _check_columns,
+    _check_limit,
+    _Chunk,
+    _csv_header,
+    _iter_csv,
+    _open_csv,
+    _passthrough,
+    _passthrough_name,
+    _require_file,
+    _run,
+    _scan_csvs,
+    _url_of,
+)
 
 
 def import_kaggle(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHARD_SIZE,

@@ -286,7 +286,10 @@ class _Chunk:
     images: list[bytes | None] | None = None  # None: read image_rel with the reader
 
 
-def _float_array(x: np.ndarray, type_=pa.float64()) -> pa.Array:
+_FLOAT64 = pa.float64()
+
+
+def _float_array(x: np.ndarray, type_=_FLOAT64) -> pa.Array:
     x = np.asarray(x, dtype=np.float64)
     return pa.array(x.astype(type_.to_pandas_dtype()), type=type_, mask=~np.isfinite(x))
 

@@ -76,10 +76,12 @@ def load_ensemble(location: str, storage_options: dict | None = None, device: st
         raise ValueError(f"{url}: the ensemble's output columns are not the 37 GZ2 answers of this version")
     models = []
     for entry in manifest["models"]:
-        blob = with_retries(lambda: fs.cat_file(join(path, entry["file"])), what=f"read {url}/{entry['file']}")
+        blob = with_retries(lambda entry=entry: fs.cat_file(join(path, entry["file"])),
+                            what=f"read {url}/{entry['file']}")
         digest = hashlib.sha256(blob).hexdigest()
         if entry.get("sha256") and digest != entry["sha256"]:
-            raise ValueError(f"{url}/{entry['file']}: checksum mismatch (file {digest[:12]}, manifest {entry['sha256'][:12]})")
+            raise ValueError(f"{url}/{entry['file']}: checksum mismatch "
+                             f"(file {digest[:12]}, manifest {entry['sha256'][:12]})")
         spec = dict(entry["spec"])
         # Manifests before format 1.1 kept the framing beside the models, not in each spec.
         spec.setdefault("framing", manifest.get("framing", {}).get("training_images_framed_with", "native"))

@@ -44,11 +44,12 @@ def committed_outputs(output_url: str, job_hash: str, storage_options: dict | No
         if not marker.endswith(".json"):
             continue
         try:
-            rec = json.loads(with_retries(lambda: fs.cat_file(marker), what=f"read commit marker {marker}"))
+            rec = json.loads(with_retries(lambda marker=marker: fs.cat_file(marker),
+                                          what=f"read commit marker {marker}"))
         except (OSError, ValueError):
             continue  # an unreadable marker means "not done": the shard is simply recomputed
         if rec.get("config_hash") == job_hash and rec.get("output") and with_retries(
-                lambda: fs.exists(filesystem(rec["output"], storage_options)[1]), what=f"stat {rec['output']}"):
+                lambda rec=rec: fs.exists(filesystem(rec["output"], storage_options)[1]), what=f"stat {rec['output']}"):
             done.add(rec["output"])
     return done
 

@@ -86,7 +86,8 @@ def is_transient(err: BaseException) -> bool:
 
 _SECRET_PATTERNS = (
     (re.compile(r"(?<=://)[^/@\s]+@"), "***@"),  # user:password@ in a URL
-    (re.compile(r"(?i)((?:x-amz-)?(?:signature|credential|security-token|token|secret|password|sig)=)[^&\s'\"]+"), r"\1***"),
+    (re.compile(r"(?i)((?:x-amz-)?(?:signature|credential|security-token|token|secret|password|sig)=)"
+                r"[^&\s'\"]+"), r"\1***"),
 )
 
 
@@ -116,7 +117,8 @@ def with_retries(fn, *, attempts: int | None = None, base_delay: float | None = 
                 raise
             summary = redact(f"{type(err).__name__}: {err}")[:300]
             if attempt == attempts:
-                raise RetriesExhausted(errno.EIO, f"{redact(what)}: gave up after {attempts} attempts; last error {summary}") from err
+                raise RetriesExhausted(errno.EIO, f"{redact(what)}: gave up after {attempts} attempts; "
+                                                  f"last error {summary}") from err
             cap = min(max_delay, base_delay * 2 ** (attempt - 1))
             delay = cap / 2 + random.uniform(0, cap / 2)  # "equal jitter": never 0, never in lockstep
             log.warning("%s failed (attempt %d of %d: %s); retrying in %.2f s", redact(what), attempt, attempts,

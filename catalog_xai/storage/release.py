@@ -9,9 +9,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pyarrow as pa
 
-from .. import __version__
+from .. import __version__, storage
 from .. import columns as C
-from .. import storage
 
 #: Keys of the job manifest that become FITS header keywords (HIERARCH CXAI ...).
 _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
@@ -28,7 +27,8 @@ def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:
         if job.get(key) is not None:
             cards.append((f"HIERARCH CXAI {key.upper()}", str(job[key]), ""))
     for key, value in job.get("params", {}).items():
-        cards.append((f"HIERARCH CXAI PARAM {key.upper()}", value if isinstance(value, (bool, int, float)) else str(value), ""))
+        cards.append((f"HIERARCH CXAI PARAM {key.upper()}",
+                      value if isinstance(value, (bool, int, float)) else str(value), ""))
     return cards
 
 

@@ -61,7 +61,8 @@ def validate_catalogue(input_url: str, output_url: str, storage_options: dict | 
         if ids_in != ids_out:
             problems.append(f"{out_url}: objids differ from the input shard's (or their order does)")
         if len(set(ids_out)) != len(ids_out):
-            problems.append(f"{out_url}: duplicated objid within the shard (as in the input: {len(set(ids_in)) != len(ids_in)})")
+            problems.append(f"{out_url}: duplicated objid within the shard "
+                            f"(as in the input: {len(set(ids_in)) != len(ids_in)})")
         for i in set(ids_out):
             if i in seen and seen[i] != shard:
                 problems.append(f"objid {i} appears in {seen[i]} and {shard}")
