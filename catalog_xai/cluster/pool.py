@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,8 +45,9 @@ def _peak_rss_mb() -> float:
 class ShardClassifier:
     """Ray Data callable class: loads the ensemble once, then classifies whole shards."""
 
-    def __init__(self, checkpoint, params: MethodParams, input_url, output_url, storage_options, batch_size, threads,
-                 compile_models=False, job_hash=None):
+    def __init__(self, checkpoint: str, params: MethodParams, input_url: str, output_url: str,
+                 storage_options: dict | None, batch_size: int, threads: int, compile_models: bool = False,
+                 job_hash: str | None = None) -> None:
         import torch
 
         if threads:
@@ -91,7 +93,8 @@ class PoolConfig:
 
 
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
-               pool: PoolConfig, storage_options: dict | None = None, on_shard=None,
+               pool: PoolConfig, storage_options: dict | None = None,
+               on_shard: Callable[[ShardResult, int, int, float], None] | None = None,
                verbose: bool = False, job_hash: str | None = None) -> list[ShardResult]:
     """Process ``shards`` on the connected Ray cluster; returns one result per shard.
 

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +21,9 @@ from .. import storage
 from ..core.catalogue import EnsembleOutput, measure_and_convert, run_ensemble
 from ..core.ensemble import Ensemble
 from ..core.params import MethodParams
+
+if TYPE_CHECKING:
+    from astropy.cosmology import Cosmology
 
 
 @dataclass
@@ -53,7 +57,8 @@ def _column(rb: pa.RecordBatch, name: str):
     return rb.column(name).to_pylist() if name in rb.schema.names else None
 
 
-def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: MethodParams, cosmology) -> pa.Table:
+def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: MethodParams,
+                         cosmology: Cosmology | None) -> pa.Table:
     """Bar measurement, units and the Arrow table for one record batch (CPU only)."""
     res = measure_and_convert(
         inferred,
@@ -91,7 +96,7 @@ def process_shard(
     params: MethodParams,
     batch_size: int = 16,
     storage_options: dict | None = None,
-    cosmology=None,
+    cosmology: Cosmology | None = None,
     job_hash: str | None = None,
     worker: dict | None = None,
 ) -> ShardResult:
@@ -100,6 +105,14 @@ def process_shard(
     With ``job_hash`` a commit marker is written once the shard is in place, so that a
     resubmitted job skips it (see ``storage.claim_output``); ``worker`` (e.g. the Ray node id)
     is recorded in it, to trace a shard to the machine that made it.
+
+    Raises
+    ------
+    ShardError
+        If the shard is not readable Parquet, misses the input contract, or would be written
+        outside the output prefix.
+    RetriesExhausted
+        If the storage kept failing transiently.
     """
     t0 = time.perf_counter()
     out_url = storage.output_path(shard_url, input_url, output_url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -101,7 +102,7 @@ def _pool(job: SurveyJob, n_shards: int, res: dict) -> PoolConfig:
                       cpus_per_actor=job.cpus_per_actor, batch_size=job.batch_size, compile_models=job.compile_models)
 
 
-def execute(plan: SurveyPlan, on_shard=None) -> dict:
+def execute(plan: SurveyPlan, on_shard: Callable[[ShardResult, int, int, float], None] | None = None) -> dict:
     """Run a planned survey on the connected Ray cluster and write its ``_summary.json``; returns the summary."""
     t0 = time.perf_counter()
     job = plan.job

@@ -65,7 +65,7 @@ def _worker_loop(config: dict) -> None:
         if resume is not None:
             progress["resumed_at"].append([spec.architecture, resume["epoch"]])
 
-        def on_epoch(state: dict, i=i, spec=spec) -> None:
+        def on_epoch(state: dict, i: int = i, spec: ModelSpec = spec) -> None:
             done = state["finished"]
             snapshot = {**progress, "current": None if done else state,
                         "finished_members": progress["finished_members"]

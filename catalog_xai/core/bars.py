@@ -15,6 +15,7 @@ lives in ``tests/reference_bars.py``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,8 @@ class BarMeasurement:
     linearity: float  # the linearity statistic at that T (NaN if undefined)
 
 
-def _linearity(n, sr, sc, srr, scc, src, linearity):
+def _linearity(n: np.ndarray, sr: np.ndarray, sc: np.ndarray, srr: np.ndarray, scc: np.ndarray, src: np.ndarray,
+               linearity: str) -> np.ndarray:
     """|Pearson r| or the eigenvalue contrast of the coordinates' covariance, from sums."""
     with np.errstate(invalid="ignore", divide="ignore"):
         a = n * srr - sr * sr  # n^2 var(row), exact in int64 arithmetic
@@ -69,7 +71,7 @@ def _monotone_chain(pts: np.ndarray) -> np.ndarray:
     """Convex hull vertices of integer points sorted by (row, col) (Andrew's algorithm)."""
     pts = [tuple(p) for p in pts.tolist()]
 
-    def cross(o, a, b):
+    def cross(o: tuple[int, ...], a: tuple[int, ...], b: tuple[int, ...]) -> int:
         return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
     lower, upper = [], []
@@ -150,14 +152,22 @@ def measure_bar(saliency: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.t
 
     Raises
     ------
-    ValueError : if the map is not 2-D or the linearity is unknown.
+    ValueError
+        If the map is not 2-D or the linearity criterion is unknown.
     """
     sm = _SortedMap(saliency)
     return sm.measurement(sm.stop_index(tc, tl, linearity), linearity)
 
 
-def measure_bar_grid(saliency: np.ndarray, tcs, tls, linearity: str = PAPER.linearity) -> np.ndarray:
-    """Lengths (len(tcs), len(tls)) for a grid of (Tc, Tl) on one map, sorting it once."""
+def measure_bar_grid(saliency: np.ndarray, tcs: Sequence[float], tls: Sequence[int],
+                     linearity: str = PAPER.linearity) -> np.ndarray:
+    """Lengths (len(tcs), len(tls)) for a grid of (Tc, Tl) on one map, sorting it once.
+
+    Raises
+    ------
+    ValueError
+        If the map is not 2-D or the linearity criterion is unknown.
+    """
     sm = _SortedMap(saliency)
     out = np.empty((len(tcs), len(tls)))
     cache: dict[int, float] = {}
@@ -172,7 +182,13 @@ def measure_bar_grid(saliency: np.ndarray, tcs, tls, linearity: str = PAPER.line
 
 def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
                  linearity: str = PAPER.linearity) -> dict[str, np.ndarray]:
-    """``measure_bar`` over a stack (B, H, W); returns arrays length_pix, threshold, n_pixels."""
+    """``measure_bar`` over a stack (B, H, W); returns arrays length_pix, threshold, n_pixels.
+
+    Raises
+    ------
+    ValueError
+        If a map is not 2-D or the linearity criterion is unknown.
+    """
     res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
     return {
         "length_pix": np.array([r.length_pix for r in res], dtype=np.float64),

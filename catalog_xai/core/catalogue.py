@@ -8,8 +8,9 @@ gets nulls and a ``status`` that says why; it never raises for bad data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -20,8 +21,11 @@ from .ensemble import Ensemble
 from .params import MethodParams
 from .preprocess import FramedBatch, frame_batch, resolve_framing
 
+if TYPE_CHECKING:
+    from astropy.cosmology import Cosmology
 
-def _float_array(values, n) -> np.ndarray:
+
+def _float_array(values: Iterable[object] | None, n: int) -> np.ndarray:
     """Per-row floats; None, and what does not read as a number (text columns), become NaN."""
     out = np.full(n, np.nan)
     for i, v in enumerate(values if values is not None else ()):
@@ -32,12 +36,12 @@ def _float_array(values, n) -> np.ndarray:
     return out
 
 
-def _show(v) -> str:
+def _show(v: object) -> str:
     """A user's value as it reads in a status: numbers with %g, anything else quoted."""
     return f"{v:g}" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else repr(v)
 
 
-def _given(values, i) -> bool:
+def _given(values: Sequence[object] | None, i: int) -> bool:
     """Whether row i has a value at all (NaN and None count as none)."""
     v = None if values is None else values[i]
     return v is not None and not (isinstance(v, float) and np.isnan(v))
@@ -76,13 +80,28 @@ class EnsembleOutput:
 
 def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams:
     """``params`` with the framing made explicit: the ensemble's own unless the user chose one
-    (then a ``FramingWarning`` names both)."""
+    (then a ``FramingWarning`` names both).
+
+    Raises
+    ------
+    ValueError
+        If the ensemble's or the requested framing is not one of ``FRAMINGS``.
+    """
     return replace(params, framing=resolve_framing(ensemble.framing, params.framing))
 
 
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
-                 params: MethodParams = MethodParams(), pixel_scale_arcsec=None, petro_r90=None) -> EnsembleOutput:
-    """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps."""
+                 params: MethodParams = MethodParams(), pixel_scale_arcsec: Sequence[float | None] | None = None,
+                 petro_r90: Sequence[float | None] | None = None) -> EnsembleOutput:
+    """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps.
+
+    Rows that cannot be decoded or framed get a reason, not an exception.
+
+    Raises
+    ------
+    ValueError
+        If the ensemble's or the requested framing is not one of ``FRAMINGS``.
+    """
     n = len(objid)
     spec = ensemble.spec
     framing = resolve_framing(ensemble.framing, params.framing)
@@ -122,9 +141,15 @@ def measure_and_convert(
     pixel_scale_arcsec: Sequence[float | None] | None = None,
     petro_r90: Sequence[float | None] | None = None,
     params: MethodParams = MethodParams(),
-    cosmology=None,
+    cosmology: Cosmology | None = None,
 ) -> dict[str, np.ndarray]:
-    """Bar lengths from the maps, in pixels, arcsec and kpc, and every row's status (CPU only)."""
+    """Bar lengths from the maps, in pixels, arcsec and kpc, and every row's status (CPU only).
+
+    Raises
+    ------
+    ValueError
+        If ``cosmology`` is None and ``params.cosmology`` is not an astropy realization.
+    """
     n, ok_rows = inferred.n, inferred.ok_rows
     reasons = [list(r) for r in inferred.reasons]
     cosmo = cosmology if cosmology is not None else units.get_cosmology(params.cosmology)
@@ -191,9 +216,18 @@ def classify_batch(
     pixel_scale_arcsec: Sequence[float | None] | None = None,
     petro_r90: Sequence[float | None] | None = None,
     params: MethodParams = MethodParams(),
-    cosmology=None,
+    cosmology: Cosmology | None = None,
 ) -> dict[str, np.ndarray]:
-    """Catalogue columns (``columns.result_column_names``) for one batch of galaxies."""
+    """Catalogue columns (``columns.result_column_names``) for one batch of galaxies.
+
+    Bad rows get nulls and a status, never an exception.
+
+    Raises
+    ------
+    ValueError
+        If the ensemble's or the requested framing is not one of ``FRAMINGS``, or ``cosmology``
+        is None and ``params.cosmology`` is not an astropy realization.
+    """
     inferred = run_ensemble(ensemble, objid=objid, image=image, params=params, pixel_scale_arcsec=pixel_scale_arcsec,
                             petro_r90=petro_r90)
     return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,

@@ -12,13 +12,19 @@ from .models import GalaxyNet, ModelSpec
 
 @dataclass
 class Ensemble:
-    """Models that see the same framing (input size and crop) and give 37 logits each."""
+    """Models that see the same framing (input size and crop) and give 37 logits each.
+
+    Raises
+    ------
+    ValueError
+        On construction, if there are no models or they differ in input size, crop or framing.
+    """
 
     models: list[GalaxyNet]
     manifest: dict = field(default_factory=dict)
     compiled: list | None = None  # torch.compile'd members, when asked for
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.models:
             raise ValueError("an ensemble needs at least one model")
         geo = {(m.spec.input_size, m.spec.crop_fraction, m.spec.framing) for m in self.models}
@@ -43,7 +49,7 @@ class Ensemble:
     def device(self) -> torch.device:
         return next(self.models[0].parameters()).device
 
-    def to(self, device, memory_format=torch.channels_last) -> Ensemble:
+    def to(self, device: str | torch.device, memory_format: torch.memory_format = torch.channels_last) -> Ensemble:
         for m in self.models:
             m.to(device=device, memory_format=memory_format)
         return self

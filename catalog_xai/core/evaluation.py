@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.linear_model import LinearRegression
 
 
-def compare_lengths(measured, reference, weights=None) -> dict:
+def compare_lengths(measured: ArrayLike, reference: ArrayLike, weights: ArrayLike | None = None) -> dict:
     """Pearson rho, RMSE and the (weighted) linear fit through the origin.
 
     Rows where either length is not finite are left out and counted in ``n_skipped``.
     ``scale`` is the factor s of reference ~ s * measured, the calibration the
     paper applies because SmoothGrad underestimates lengths (bar ends are not salient).
+
+    Raises
+    ------
+    ValueError
+        If fewer than 3 galaxies have both lengths finite.
     """
     m = np.asarray(measured, dtype=float)
     r = np.asarray(reference, dtype=float)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _plt():
@@ -14,7 +21,9 @@ def _plt():
     return plt
 
 
-def saliency_panels(images, maps, thresholds, titles=None):
+def saliency_panels(images: np.ndarray | Sequence[np.ndarray], maps: np.ndarray | Sequence[np.ndarray],
+                    thresholds: np.ndarray | Sequence[float],
+                    titles: Sequence[str] | None = None) -> Figure:
     """Paper Figs 1 and 3: each galaxy, its (ensemble) SmoothGrad map, and the isolated bar.
 
     images : (B, H, W, 3) in [0, 1]; maps : (B, H, W) in [0, 1]; thresholds : (B,) where
@@ -38,7 +47,8 @@ def saliency_panels(images, maps, thresholds, titles=None):
     return fig
 
 
-def measured_vs_reference(measured, reference, scale, *, unit="pix", label="averaged maps (iv)"):
+def measured_vs_reference(measured: ArrayLike, reference: ArrayLike, scale: float, *, unit: str = "pix",
+                          label: str = "averaged maps (iv)") -> Figure:
     """Paper Fig 4: measured against reference length, the fit through the origin and 1:1."""
     plt = _plt()
     m, r = np.asarray(measured, float), np.asarray(reference, float)
@@ -59,7 +69,7 @@ def measured_vs_reference(measured, reference, scale, *, unit="pix", label="aver
     return fig
 
 
-def error_vs_angle(angle_deg, errors: dict[str, np.ndarray], bins: int = 18):
+def error_vs_angle(angle_deg: ArrayLike, errors: dict[str, np.ndarray], bins: int = 18) -> Figure:
     """Relative length error against the bar's position angle, one line per linearity."""
     plt = _plt()
     a = np.mod(np.asarray(angle_deg, float), 180.0)
@@ -80,7 +90,7 @@ def error_vs_angle(angle_deg, errors: dict[str, np.ndarray], bins: int = 18):
     return fig
 
 
-def learning_curves(histories: dict[str, dict]):
+def learning_curves(histories: dict[str, dict]) -> Figure:
     """Training and validation RMSE per epoch for each model of an ensemble."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .. import columns as C
 
@@ -32,6 +33,11 @@ def cumulative_from_conditional(per_question: np.ndarray, votes: np.ndarray | No
     the roots (Q1, Q6) are their own fractions.  A question nobody answered (votes 0 or all
     fractions 0) is NaN, or with ``unreached="zero"`` 0 where its parent answer's
     cumulative fraction is exactly 0 (the Kaggle convention: nobody gave the answer).
+
+    Raises
+    ------
+    ValueError
+        If ``unreached`` is not one of ``UNREACHED_POLICIES``.
     """
     if unreached not in UNREACHED_POLICIES:
         raise ValueError(f"unreached must be one of {UNREACHED_POLICIES}, got {unreached!r}")
@@ -122,7 +128,7 @@ def _decals_labels(df: pd.DataFrame, unreached: str) -> np.ndarray:
     return cumulative_from_conditional(per_q, votes, unreached=unreached)
 
 
-def decals_pixel_scale_from_petro(petro_th50, petro_th90, minimum: float = 0.1) -> np.ndarray:
+def decals_pixel_scale_from_petro(petro_th50: ArrayLike, petro_th90: ArrayLike, minimum: float = 0.1) -> np.ndarray:
     """Arcsec/pixel of the GZ DECaLS 424x424 cutouts as the GZ DECaLS download code sets it:
     max(min(0.04 petro_th50, 0.02 petro_th90), 0.1) (willettk/decals,
     download_images_threaded.py).  Check it for your data release before relying on it."""

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from .. import columns as C
+
+if TYPE_CHECKING:
+    #: A registered builder: () -> (backbone, its output features, head dropout).
+    _Builder = Callable[[], tuple[nn.Module, int, float]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class ModelSpec:
 class GalaxyNet(nn.Module):
     """Normalisation + backbone + linear head; input in [0, 1], output 37 logits."""
 
-    def __init__(self, backbone: nn.Module, features: int, spec: ModelSpec, dropout: float = 0.0):
+    def __init__(self, backbone: nn.Module, features: int, spec: ModelSpec, dropout: float = 0.0) -> None:
         super().__init__()
         self.spec = spec
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
@@ -67,8 +72,8 @@ class GalaxyNet(nn.Module):
 _REGISTRY: dict[str, tuple[Callable[[], tuple[nn.Module, int, float]], int, float]] = {}
 
 
-def register(name: str, input_size: int, crop_fraction: float):
-    def deco(fn):
+def register(name: str, input_size: int, crop_fraction: float) -> Callable[[_Builder], _Builder]:
+    def deco(fn: _Builder) -> _Builder:
         _REGISTRY[name] = (fn, input_size, crop_fraction)
         return fn
 
@@ -80,6 +85,13 @@ def available_models() -> list[str]:
 
 
 def default_spec(name: str, **overrides) -> ModelSpec:
+    """The registered spec of an architecture, with ``overrides`` applied.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a registered architecture.
+    """
     if name not in _REGISTRY:
         raise ValueError(f"Unknown architecture {name!r}; available: {available_models()}")
     _, size, crop = _REGISTRY[name]
@@ -87,7 +99,13 @@ def default_spec(name: str, **overrides) -> ModelSpec:
 
 
 def create_model(spec: ModelSpec | str) -> GalaxyNet:
-    """Build an untrained model from a spec or an architecture name."""
+    """Build an untrained model from a spec or an architecture name.
+
+    Raises
+    ------
+    ValueError
+        If the architecture is not registered.
+    """
     if isinstance(spec, str):
         spec = default_spec(spec)
     if spec.architecture not in _REGISTRY:
@@ -98,7 +116,7 @@ def create_model(spec: ModelSpec | str) -> GalaxyNet:
 
 
 # ------------------------------------------------------------------- building blocks
-def conv_bn_relu(cin, cout, k=3, stride=1, padding=None):
+def conv_bn_relu(cin: int, cout: int, k: int = 3, stride: int = 1, padding: int | None = None) -> nn.Sequential:
     padding = k // 2 if padding is None else padding
     return nn.Sequential(nn.Conv2d(cin, cout, k, stride, padding, bias=False), nn.BatchNorm2d(cout),
                          nn.ReLU(inplace=True))
@@ -107,7 +125,7 @@ def conv_bn_relu(cin, cout, k=3, stride=1, padding=None):
 class SeparableConv(nn.Sequential):
     """Keras SeparableConv2D (depthwise then pointwise, no biases)."""
 
-    def __init__(self, cin, cout):
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__(
             nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False)
         )
@@ -116,7 +134,7 @@ class SeparableConv(nn.Sequential):
 class PreActBottleneck(nn.Module):
     """Keras ResNetV2 ``block2``: BN-ReLU first; the stride sits on the 3x3 conv."""
 
-    def __init__(self, cin, filters, stride=1, conv_shortcut=False):
+    def __init__(self, cin: int, filters: int, stride: int = 1, conv_shortcut: bool = False) -> None:
         super().__init__()
         self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU())
         if conv_shortcut:
@@ -130,7 +148,7 @@ class PreActBottleneck(nn.Module):
             nn.Conv2d(filters, 4 * filters, 1),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.preact(x)
         return self.shortcut(pre if self.conv_shortcut else x) + self.body(pre)
 
@@ -138,7 +156,8 @@ class PreActBottleneck(nn.Module):
 class XceptionBlock(nn.Module):
     """ReLU-SepConv-BN x reps (+ max pool), with a 1x1 strided residual (Keras Xception)."""
 
-    def __init__(self, cin, cout, reps, *, first_relu=True, pool=True, grow_first=True):
+    def __init__(self, cin: int, cout: int, reps: int, *, first_relu: bool = True, pool: bool = True,
+                 grow_first: bool = True) -> None:
         super().__init__()
         layers, c = [], cin
         for i in range(reps):
@@ -155,7 +174,7 @@ class XceptionBlock(nn.Module):
         else:
             self.skip = nn.Identity()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip(x) + self.body(x)
 
 
@@ -210,14 +229,14 @@ def _xception():
 # Saliency-friendly downsampling: a 4x4 stride-2 stem (every input pixel under the same
 # number of taps, so no checkerboard in the input gradient) and average pooling instead
 # of strided 3x3 / 1x1 convolutions and max pooling, whose gradients reach only some pixels.
-def _stem(cout=16):
+def _stem(cout: int = 16) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(3, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class PreActDown(nn.Module):
     """Pre-activation residual block that halves the resolution by average pooling."""
 
-    def __init__(self, cin, cout):
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.preact = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.AvgPool2d(2))
         self.shortcut = nn.Conv2d(cin, cout, 1, bias=False)
@@ -226,7 +245,7 @@ class PreActDown(nn.Module):
             nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
         )
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.preact(x)
         return self.shortcut(pre) + self.body(pre)
 
@@ -234,7 +253,7 @@ class PreActDown(nn.Module):
 class SepDown(nn.Module):
     """Xception-style block (ReLU-SepConv-BN x2) with average-pool downsampling on both paths."""
 
-    def __init__(self, cin, cout, first_relu=True):
+    def __init__(self, cin: int, cout: int, first_relu: bool = True) -> None:
         super().__init__()
         self.body = nn.Sequential(
             *( [nn.ReLU()] if first_relu else [] ), SeparableConv(cin, cout), nn.BatchNorm2d(cout),
@@ -242,7 +261,7 @@ class SepDown(nn.Module):
         )
         self.skip = nn.Sequential(nn.AvgPool2d(2), nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip(x) + self.body(x)
 
 

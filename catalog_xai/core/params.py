@@ -10,6 +10,7 @@ N, S_noise, X_input, Tc, Tl.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from .units import DEFAULT_COSMOLOGY
 
@@ -25,7 +26,7 @@ FRAMINGS = ("native", "petrosian", "measured")
 PRECISIONS = ("fp32", "bf16")
 
 
-def _opt(default, help: str, **extra):
+def _opt(default: Any, help: str, **extra):
     """A field whose metadata carries its command-line help (and choices, where it has them)."""
     return field(default=default, metadata={"help": help, **extra})
 
@@ -60,7 +61,7 @@ class MethodParams:
     chunk_size: int = _opt(256, "noisy images per forward/backward pass (memory, not results)", speed_only=True)
     precision: str = _opt("fp32", "fp32, or bf16 autocast", choices=PRECISIONS)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         problems = []
         if self.n_samples < 1:
             problems.append(f"n_samples must be >= 1 (got {self.n_samples})")

@@ -31,7 +31,8 @@ def decode_image(data: bytes | None) -> np.ndarray:
 
     Raises
     ------
-    ImageError : with a short reason, used as the row's status.
+    ImageError
+        If the bytes are missing or cannot be used, with a short reason (the row's status).
     """
     if data is None or len(data) == 0:
         raise ImageError("no image bytes")
@@ -121,7 +122,10 @@ def framing_crop(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: f
 
     Raises
     ------
-    ImageError : when a size is needed and no light stands above the sky.
+    ValueError
+        If ``framing`` is not one of ``FRAMINGS``.
+    ImageError
+        When a size is needed and no light stands above the sky, or the frame would be too large.
     """
     if framing not in FRAMINGS:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
@@ -172,6 +176,13 @@ def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, fram
 
     Returns the (3, input_size, input_size) tensor and the side of the crop in original
     pixels, which converts map pixels back to the cutout's pixels.
+
+    Raises
+    ------
+    ValueError
+        If ``framing`` is not one of ``FRAMINGS``.
+    ImageError
+        When the galaxy cannot be framed (see ``framing_crop``).
     """
     crop = framing_crop(rgb, crop_fraction, framing, r90_pix)
     return frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop), crop

@@ -67,6 +67,12 @@ def smoothgrad(
     Returns
     -------
     (M, B, H, W) float32 maps in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 4-D, ``n_samples`` < 1, ``s_noise`` < 0 (or NaN), or ``seeds`` does not
+        have one seed per image.
     """
     if x.ndim != 4:
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
@@ -112,26 +118,26 @@ def smoothgrad(
     return maps
 
 
-def _streams(device: torch.device, n: int):
+def _streams(device: torch.device, n: int) -> list[torch.cuda.Stream] | None:
     if device.type != "cuda" or n < 2:
         return None
     return [torch.cuda.Stream(device) for _ in range(n)]
 
 
-def _fork(streams) -> None:
+def _fork(streams: list[torch.cuda.Stream] | None) -> None:
     if streams is not None:
         main = torch.cuda.current_stream(streams[0].device)
         for s in streams:
             s.wait_stream(main)  # the noisy copies were written on the main stream
 
 
-def _stream_for(streams, m: int):
+def _stream_for(streams: list[torch.cuda.Stream] | None, m: int):
     from contextlib import nullcontext
 
     return nullcontext() if streams is None else torch.cuda.stream(streams[m])
 
 
-def _join(streams) -> None:
+def _join(streams: list[torch.cuda.Stream] | None) -> None:
     if streams is not None:
         main = torch.cuda.current_stream(streams[0].device)
         for s in streams:

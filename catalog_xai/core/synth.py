@@ -40,12 +40,12 @@ def _sersic(r: np.ndarray, re: float, n: float) -> np.ndarray:
     return np.exp(-b * ((r / re) ** (1.0 / n) - 1.0))
 
 
-def _rotate(x, y, angle):
+def _rotate(x: np.ndarray, y: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     c, s = np.cos(angle), np.sin(angle)
     return c * x + s * y, -s * x + c * y
 
 
-def _gaussian_psf_fft(shape, sigma_pix):
+def _gaussian_psf_fft(shape: tuple[int, int], sigma_pix: float) -> np.ndarray:
     ky = np.fft.fftfreq(shape[0])[:, None]
     kx = np.fft.rfftfreq(shape[1])[None, :]
     return np.exp(-2.0 * (np.pi * sigma_pix) ** 2 * (kx**2 + ky**2))
@@ -218,7 +218,8 @@ def _answer_probabilities(t: dict, rng: np.random.Generator) -> dict[str, np.nda
     return p
 
 
-def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None = None, return_counts: bool = False):
+def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None = None,
+                   return_counts: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Volunteers walk the GZ2 tree; return the 37 cumulative vote fractions (and the counts)."""
     n = int(n_volunteers or rng.integers(30, 60))
     probs = _answer_probabilities(t, rng)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import GalaxyNet
+from .models import GalaxyNet, ModelSpec
 
 
 @dataclass
@@ -85,9 +86,15 @@ def member_config(cfg: TrainConfig, index: int) -> TrainConfig:
     return replace(cfg, seed=cfg.seed + index)
 
 
-def new_member(spec, seed: int, init_state: dict | None = None) -> GalaxyNet:
+def new_member(spec: ModelSpec | str, seed: int, init_state: dict | None = None) -> GalaxyNet:
     """A member ready to train: built under ``seed`` (so its initial weights are reproducible),
-    or started from ``init_state`` (fine-tuning)."""
+    or started from ``init_state`` (fine-tuning).
+
+    Raises
+    ------
+    ValueError
+        If the architecture is not registered.
+    """
     from .models import create_model
 
     torch.manual_seed(seed)
@@ -106,7 +113,7 @@ def _dist():
     return 0, 1
 
 
-def _from_rank0(values: list[float], device) -> list[float]:
+def _from_rank0(values: list[float], device: str | torch.device) -> list[float]:
     """Rank 0's values on every worker, so that data-parallel workers take the same decisions.
 
     Validation RMSE differs in the last digits between workers (BatchNorm running statistics
@@ -122,9 +129,9 @@ def _from_rank0(values: list[float], device) -> list[float]:
     return t.tolist()
 
 
-def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, log=print,
-                weights: torch.Tensor | None = None, resume: dict | None = None, on_epoch=None,
-                device: str | torch.device = "cpu") -> dict:
+def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
+                log: Callable[[str], None] = print, weights: torch.Tensor | None = None, resume: dict | None = None,
+                on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu") -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
@@ -212,9 +219,16 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     return {"best_val_rmse": best, "history": history}
 
 
-def frame_for_training(images: list[bytes], spec, r90_pix=None) -> tuple[torch.Tensor, np.ndarray]:
+def frame_for_training(images: list[bytes], spec: ModelSpec,
+                       r90_pix: Sequence[float] | np.ndarray | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Decode and frame encoded cutouts as ``spec`` says (its input size, crop and framing) into
-    uint8 (N, 3, S, S); returns (images, usable mask)."""
+    uint8 (N, 3, S, S); returns (images, usable mask).
+
+    Raises
+    ------
+    ValueError
+        If ``spec.framing`` is not one of ``FRAMINGS``.
+    """
     from .preprocess import frame_batch
 
     framed = frame_batch(images, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=spec.framing,

@@ -9,6 +9,8 @@ lengths.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 import torch
 
@@ -25,8 +27,15 @@ def with_input(maps: np.ndarray, grey: np.ndarray) -> np.ndarray:
     return normalise_maps(torch.from_numpy(maps) * torch.from_numpy(grey)[None]).numpy()
 
 
-def method_lengths(maps: np.ndarray, member_names, tcs, tls, linearity: str = "pearson") -> dict[str, np.ndarray]:
-    """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps."""
+def method_lengths(maps: np.ndarray, member_names: Sequence[str], tcs: Sequence[float], tls: Sequence[int],
+                   linearity: str = "pearson") -> dict[str, np.ndarray]:
+    """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps.
+
+    Raises
+    ------
+    ValueError
+        If the linearity criterion is unknown.
+    """
     per_member = np.stack([
         np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in member]) for member in maps
     ])  # (M, B, T, L)
@@ -76,8 +85,9 @@ ENSEMBLE_METHOD_OF = {"maps (iv)": "maps", "lengths (v)": "lengths"}
 
 
 def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_original: np.ndarray,
-                reference: np.ndarray, tune: np.ndarray, member_names, *, tcs, tls, linearities,
-                x_inputs=(False, True)) -> tuple[list[dict], dict]:
+                reference: np.ndarray, tune: np.ndarray, member_names: Sequence[str], *, tcs: Sequence[float],
+                tls: Sequence[int], linearities: Iterable[str],
+                x_inputs: Iterable[bool] = (False, True)) -> tuple[list[dict], dict]:
     """The paper's grid search (§4.5): every S_noise x X_input x linearity x method x (Tc, Tl).
 
     Parameters
@@ -91,6 +101,11 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
     -------
     One row per (S_noise, X_input, linearity, method) with its best (Tc, Tl) on the tuning set and
     its test figures, and the best row among the ensemble methods (iv, v) by tuning rho.
+
+    Raises
+    ------
+    ValueError
+        If a linearity criterion is unknown, or fewer than 3 test galaxies have finite lengths.
     """
     from .evaluation import compare_lengths
 
@@ -116,7 +131,13 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
     return rows, best
 
 
-def row_lengths(maps: np.ndarray, grey: np.ndarray, member_names, row: dict) -> np.ndarray:
-    """(B,) lengths in map pixels of one grid row's setting on (M, B, H, W) maps."""
+def row_lengths(maps: np.ndarray, grey: np.ndarray, member_names: Sequence[str], row: dict) -> np.ndarray:
+    """(B,) lengths in map pixels of one grid row's setting on (M, B, H, W) maps.
+
+    Raises
+    ------
+    ValueError
+        If the row's linearity criterion is unknown.
+    """
     mm = with_input(maps, grey) if row["x_input"] else maps
     return method_lengths(mm, member_names, [row["tc"]], [row["tl"]], row["linearity"])[row["method"]][:, 0, 0]

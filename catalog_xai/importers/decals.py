@@ -7,6 +7,7 @@ CSVs and images and streams them.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +38,8 @@ def import_decals(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
                   votes_csv: list[str] | None = None, image_glob: str = "gz_decals_dr5_png*/J*/*.png",
                   id_column: str = "iauname", pixel_scale: float | None = None,
                   pixel_scale_from_petro: bool = False, unreached: str = "nan", limit: int | None = None,
-                  overwrite: bool = False, storage_options: dict | None = None, log=None) -> ImportSummary:
+                  overwrite: bool = False, storage_options: dict | None = None,
+                  log: Callable[[str], None] | None = None) -> ImportSummary:
     """GZ DECaLS: PNG cutouts ``gz_decals_dr5_png_partN/JXXX/<iauname>.png`` found by
     ``image_glob`` under ``input_url`` + volunteer-vote CSVs (default: every
     ``gz_decals_volunteers_*.csv`` there, in name order; ``gz_decals_auto_posteriors.csv``
@@ -49,7 +51,14 @@ def import_decals(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
     votes is NaN (``unreached="zero"``: 0 where its parent is 0).  Vote columns pass through
     with a ``decals_`` prefix, plus ``decals_source_csv``; ``redshift`` is the CSV's.  The
     CSVs have no pixel-scale column: null unless ``pixel_scale`` or
-    ``pixel_scale_from_petro`` (:func:`decals_pixel_scale_from_petro`)."""
+    ``pixel_scale_from_petro`` (:func:`decals_pixel_scale_from_petro`).
+
+    Raises
+    ------
+    ImportInputError
+        If a CSV or a needed column is missing, an option is invalid, or the output already holds
+        shards and ``overwrite`` is False.
+    """
     so = storage_options
     _check_limit(limit)
     if unreached not in UNREACHED_POLICIES:

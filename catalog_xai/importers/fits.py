@@ -10,11 +10,16 @@ import gzip
 import io
 import posixpath
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from .writer import DEFAULT_SHARD_SIZE, ImportSummary, _check_limit, _Chunk, _ImageReader, _list_files, _run, _strip_ext
+
+if TYPE_CHECKING:
+    from astropy.io.fits import Header
 
 FITS_EXTENSIONS = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
@@ -40,7 +45,13 @@ def asinh_to_uint8(data: np.ndarray, *, a: float = 0.1, percentile: float = 99.5
 def fits_data_to_rgb(data: np.ndarray, *, flip: bool = True) -> np.ndarray:
     """(H, W) greyscale, (3, H, W) or (H, W, 3) -> (H, W, 3) uint8.  uint8 data are kept,
     anything else goes through :func:`asinh_to_uint8`.  ``flip``: FITS rows run bottom to
-    top, so the rows are reversed to put the first row at the bottom of the picture."""
+    top, so the rows are reversed to put the first row at the bottom of the picture.
+
+    Raises
+    ------
+    ValueError
+        If the data are not (H, W), (3, H, W) or (H, W, 3) (a length-1 axis aside).
+    """
     d = np.asarray(data)
     if d.ndim == 3 and 1 in (d.shape[0], d.shape[-1]) and 3 not in (d.shape[0], d.shape[-1]):
         d = d.reshape(d.shape[1:] if d.shape[0] == 1 else d.shape[:-1])
@@ -64,7 +75,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _fits_pixel_scale(header) -> float:
+def _fits_pixel_scale(header: Header) -> float:
     """Arcsec/pixel from the header's celestial WCS (mean of the two axes), else NaN."""
     from astropy.wcs import WCS, FITSFixedWarning
     from astropy.wcs.utils import proj_plane_pixel_scales
@@ -90,7 +101,13 @@ def _fits_pixel_scale(header) -> float:
 
 def read_fits_cutout(blob: bytes, *, hdu: int | None = None, id_keyword: str = "OBJID",
                      redshift_keyword: str = "REDSHIFT", flip: bool = True) -> dict:
-    """One FITS cutout (plain or gzipped bytes) -> {png, pixel_scale, id, redshift}."""
+    """One FITS cutout (plain or gzipped bytes) -> {png, pixel_scale, id, redshift}.
+
+    Raises
+    ------
+    ValueError
+        If there is no 2-D or 3-D image HDU (or ``hdu`` holds no image), or its shape is unsupported.
+    """
     from astropy.io import fits
 
     if blob[:2] == b"\x1f\x8b":
@@ -121,14 +138,21 @@ def read_fits_cutout(blob: bytes, *, hdu: int | None = None, id_keyword: str = "
 def import_fits(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHARD_SIZE, hdu: int | None = None,
                 id_keyword: str = "OBJID", redshift_keyword: str = "REDSHIFT", flip: bool = True,
                 limit: int | None = None, overwrite: bool = False, storage_options: dict | None = None,
-                log=None) -> ImportSummary:
+                log: Callable[[str], None] | None = None) -> ImportSummary:
     """A folder (searched recursively) of FITS cutouts (.fits, .fit, .fts, optionally .gz),
     one galaxy each, in path order.  Image: the ``hdu`` (default the first 2-D/3-D image
     HDU) as PNG (lossless; see :func:`fits_data_to_rgb`).  ``pixel_scale_arcsec`` from the
     header's celestial WCS (astropy proj_plane_pixel_scales, deg -> arcsec), else null.
     Id: header keyword ``id_keyword`` (image HDU, then primary), else the file name without
     extensions; redshift: header keyword ``redshift_keyword``, else null.  ``image_path`` is
-    the FITS file; ``fits_error`` says why a row has no image (null when it has one)."""
+    the FITS file; ``fits_error`` says why a row has no image (null when it has one).
+
+    Raises
+    ------
+    ImportInputError
+        If the input folder is missing, an option is invalid, or the output already holds shards
+        and ``overwrite`` is False.
+    """
     so = storage_options
     _check_limit(limit)
     rels = _list_files(input_url, so, FITS_EXTENSIONS, limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 import string
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -36,14 +37,23 @@ def import_folder(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
                   id_column: str | None = None, image_pattern: str = "{id}.jpg", images: str | None = None,
                   redshift_column: str | None = None, pixel_scale_column: str | None = None,
                   pixel_scale: float | None = None, petro_column: str | None = None, limit: int | None = None,
-                  overwrite: bool = False, storage_options: dict | None = None, log=None) -> ImportSummary:
+                  overwrite: bool = False, storage_options: dict | None = None,
+                  log: Callable[[str], None] | None = None) -> ImportSummary:
     """The general case: a folder of images (``images``, default ``input_url``) and a CSV
     (``csv``, relative to ``input_url`` or a URL) with one row per galaxy.  The image of a row
     is ``image_pattern.format(id=<id string>, **row)``, relative to the image folder.  The
     named redshift / pixel-scale / petroR90 columns fill the contract columns (or a constant
     ``pixel_scale``); every other CSV column passes through.  Without a CSV: one row per
     .jpg/.jpeg/.png file under the folder (recursively, path order), id = file name without
-    extension, no redshift."""
+    extension, no redshift.
+
+    Raises
+    ------
+    ImportInputError
+        If the CSV, folder or a named column is missing, the options conflict or ``image_pattern``
+        names an unknown field, an id is empty, or the output already holds shards and
+        ``overwrite`` is False.
+    """
     so = storage_options
     _check_limit(limit)
     if pixel_scale_column and pixel_scale is not None:

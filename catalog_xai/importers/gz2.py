@@ -7,6 +7,7 @@ makes them cumulative.  This module only finds the files and columns and streams
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -37,12 +38,12 @@ from .writer import (
 GZ2_FRACTION_KINDS = {"debiased": "debiased", "raw": "fraction", "weighted": "weighted_fraction"}
 
 
-def _exists(url: str, so) -> bool:
+def _exists(url: str, so: dict | None) -> bool:
     fs, path = storage.filesystem(url, so)
     return fs.exists(path)
 
 
-def _default_file(input_url: str, so, candidates: tuple[str, ...], glob: str | None = None) -> str | None:
+def _default_file(input_url: str, so: dict | None, candidates: tuple[str, ...], glob: str | None = None) -> str | None:
     for name in candidates:
         if _exists(_url_of(input_url, name), so):
             return name
@@ -59,7 +60,8 @@ def import_gz2(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHA
                image_column: str | None = None, id_column: str | None = None, fractions: str = "debiased",
                pixel_scale: float | None = None, redshift_column: str | None = None,
                petro_column: str | None = None, unreached: str = "nan", limit: int | None = None,
-               overwrite: bool = False, storage_options: dict | None = None, log=None) -> ImportSummary:
+               overwrite: bool = False, storage_options: dict | None = None,
+               log: Callable[[str], None] | None = None) -> ImportSummary:
     """Galaxy Zoo 2 images with the Hart et al. (2016) table (per-question fractions).
 
     Labels: the per-question fractions (``fractions``: ``debiased`` -> ``*_debiased``,
@@ -70,7 +72,14 @@ def import_gz2(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHA
     present, a path relative to ``input_url``), else ``<images_dir>/<asset_id>.jpg`` through
     ``mapping_csv`` (default ``gz2_filename_mapping.csv``: objid, sample, asset_id; joined on
     dr7objid and sample), else ``<images_dir>/<id>.jpg``.  Id: ``id_column`` (default
-    ``dr7objid``, else the image column)."""
+    ``dr7objid``, else the image column).
+
+    Raises
+    ------
+    ImportInputError
+        If the table, the mapping CSV, an id column or the vote columns are missing, an option is
+        invalid, or the output already holds shards and ``overwrite`` is False.
+    """
     so = storage_options
     _check_limit(limit)
     if fractions not in GZ2_FRACTION_KINDS:
@@ -162,7 +171,7 @@ def import_gz2(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHA
                 overwrite=overwrite, options=opts, log=log)
 
 
-def _load_gz2_mapping(url: str, so) -> dict:
+def _load_gz2_mapping(url: str, so: dict | None) -> dict:
     """(objid, sample) and (objid, None) -> asset_id from gz2_filename_mapping.csv."""
     _require_file(url, so, "GZ2 filename mapping CSV")
     header = _csv_header(url, so)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -30,12 +31,19 @@ from .writer import (
 def import_kaggle(input_url: str, output_url: str, *, shard_size: int = DEFAULT_SHARD_SIZE,
                   labels_csv: str = "training_solutions_rev1.csv", images_dir: str = "images_training_rev1",
                   extra_csv: str | None = None, limit: int | None = None, overwrite: bool = False,
-                  storage_options: dict | None = None, log=None) -> ImportSummary:
+                  storage_options: dict | None = None, log: Callable[[str], None] | None = None) -> ImportSummary:
     """Kaggle "Galaxy Zoo - The Galaxy Challenge": ``<images_dir>/<GalaxyID>.jpg`` (424x424
     GZ2 cutouts) + ``training_solutions_rev1.csv`` (GalaxyID, Class1.1 ... Class11.6, already
     cumulative; mapped to ``LABEL_COLUMNS`` by ``KAGGLE_IDS``).  The data has no redshift
     or size: both are null unless ``extra_csv`` (GalaxyID, redshift and/or petroR90_r)
-    is given.  objid = GalaxyID."""
+    is given.  objid = GalaxyID.
+
+    Raises
+    ------
+    ImportInputError
+        If the labels CSV, ``extra_csv`` or a needed column is missing, ``limit`` is negative, or the
+        output already holds shards and ``overwrite`` is False.
+    """
     so = storage_options
     _check_limit(limit)
     csv_url = _url_of(input_url, labels_csv)
@@ -67,7 +75,7 @@ def import_kaggle(input_url: str, output_url: str, *, shard_size: int = DEFAULT_
                 overwrite=overwrite, options=opts, log=log)
 
 
-def _load_extra(url: str, so) -> dict[str, dict[str, float]]:
+def _load_extra(url: str, so: dict | None) -> dict[str, dict[str, float]]:
     _require_file(url, so, "extra CSV")
     header = _csv_header(url, so)
     _check_columns(header, ["GalaxyID"], url)

@@ -16,7 +16,8 @@ def synthetic_shard_table(n: int, seed: int, first_objid: int, barred_only: bool
     return pa.table(arrays)
 
 
-def _write_shard(k: int, *, output_url: str, n_galaxies: int, shard_size: int, seed: int, storage_options,
+def _write_shard(k: int, *, output_url: str, n_galaxies: int, shard_size: int, seed: int,
+                 storage_options: dict | None,
                  barred_only: bool = False) -> str:
     first = k * shard_size
     n = min(shard_size, n_galaxies - first)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -101,7 +101,7 @@ def hash_objid(source_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-def objid_from_id(source_id) -> int:
+def objid_from_id(source_id: object) -> int:
     """The id itself when it is an integer that fits int64, else :func:`hash_objid`."""
     s = str(source_id).strip()
     if _INT_ID.match(s):
@@ -119,18 +119,18 @@ def _url_of(root: str, name: str) -> str:
     return storage.join(root, name)
 
 
-def _require_file(url: str, so, what: str) -> None:
+def _require_file(url: str, so: dict | None, what: str) -> None:
     fs, path = storage.filesystem(url, so)
     if not fs.isfile(path):
         raise ImportInputError(f"{what} not found: {url}")
 
 
-def _open_csv(url: str, so):
+def _open_csv(url: str, so: dict | None):
     fs, path = storage.filesystem(url, so)
     return fs.open(path, "rb", compression="infer")
 
 
-def _csv_header(url: str, so) -> list[str]:
+def _csv_header(url: str, so: dict | None) -> list[str]:
     with _open_csv(url, so) as f:
         try:
             return list(pd.read_csv(f, nrows=0).columns)
@@ -188,7 +188,7 @@ class _CsvPlan:
         return pa.array(s, type=_PA_TYPE[kind], from_pandas=True)
 
 
-def _scan_csvs(urls: list[str], so, *, string_columns=(), limit: int | None = None,
+def _scan_csvs(urls: list[str], so: dict | None, *, string_columns: Collection[str] = (), limit: int | None = None,
                chunk_rows: int = 50_000) -> _CsvPlan:
     columns: list[str] = []
     seen: dict[str, set[str]] = {}
@@ -212,7 +212,8 @@ def _scan_csvs(urls: list[str], so, *, string_columns=(), limit: int | None = No
     return _CsvPlan(urls, columns, kinds)
 
 
-def _iter_csv(plan: _CsvPlan, so, *, chunk_rows: int, limit: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+def _iter_csv(plan: _CsvPlan, so: dict | None, *, chunk_rows: int,
+              limit: int | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
     """(url, chunk) over the plan's CSVs in order, at most ``limit`` rows in all."""
     left = limit
     for url in plan.urls:
@@ -248,7 +249,7 @@ def _float_col(df: pd.DataFrame, col: str | None, n: int) -> np.ndarray:
 class _ImageReader:
     """Reads image files by path under a root; missing or unreadable -> None."""
 
-    def __init__(self, root_url: str, so):
+    def __init__(self, root_url: str, so: dict | None):
         self.fs, self.root = storage.filesystem(root_url, so)
         local = "file" in (self.fs.protocol if isinstance(self.fs.protocol, (tuple, list)) else (self.fs.protocol,))
         self.workers = 1 if local else 16
@@ -256,7 +257,7 @@ class _ImageReader:
     def full(self, rel: str) -> str:
         return posixpath.join(self.root, rel)
 
-    def _one(self, rel):
+    def _one(self, rel: str | None) -> bytes | None:
         if rel is None:
             return None
         try:
@@ -289,13 +290,13 @@ class _Chunk:
 _FLOAT64 = pa.float64()
 
 
-def _float_array(x: np.ndarray, type_=_FLOAT64) -> pa.Array:
+def _float_array(x: np.ndarray, type_: pa.DataType = _FLOAT64) -> pa.Array:
     x = np.asarray(x, dtype=np.float64)
     return pa.array(x.astype(type_.to_pandas_dtype()), type=type_, mask=~np.isfinite(x))
 
 
 class _ShardWriter:
-    def __init__(self, output_url: str, shard_size: int, so, *, overwrite: bool):
+    def __init__(self, output_url: str, shard_size: int, so: dict | None, *, overwrite: bool):
         if shard_size < 1:
             raise ImportInputError(f"--shard-size must be at least 1, got {shard_size}")
         self.output, self.size, self.so = output_url, shard_size, so
@@ -339,7 +340,7 @@ class _ShardWriter:
 
 
 def _run(source: str, chunks: Iterator[_Chunk], *, image_root: str, output_url: str, shard_size: int,
-         so, overwrite: bool, options: dict, log: Callable[[str], None] | None) -> ImportSummary:
+         so: dict | None, overwrite: bool, options: dict, log: Callable[[str], None] | None) -> ImportSummary:
     writer = _ShardWriter(output_url, shard_size, so, overwrite=overwrite)
     reader = _ImageReader(image_root, so)
     summary = ImportSummary(source=source, output=output_url)
@@ -392,7 +393,7 @@ def _passthrough(plan: _CsvPlan, df: pd.DataFrame, consumed: set[str],
     return [(rename(c), plan.arrow(df, c)) for c in plan.columns if c not in consumed]
 
 
-def _check_limit(limit):
+def _check_limit(limit: int | None) -> None:
     if limit is not None and limit < 0:
         raise ImportInputError(f"--limit must be >= 0, got {limit}")
 
@@ -405,7 +406,7 @@ def _strip_ext(name: str, exts: tuple[str, ...]) -> str:
     return name.rsplit(".", 1)[0]
 
 
-def _list_files(input_url: str, so, exts: tuple[str, ...], limit: int | None) -> list[str]:
+def _list_files(input_url: str, so: dict | None, exts: tuple[str, ...], limit: int | None) -> list[str]:
     fs, root = storage.filesystem(input_url, so)
     if not fs.isdir(root):
         raise ImportInputError(f"input folder not found: {input_url}")

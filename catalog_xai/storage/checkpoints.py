@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from importlib import resources
 
 import torch
 
 from .. import columns as C
 from ..core.ensemble import Ensemble
-from ..core.models import ModelSpec, create_model
+from ..core.models import GalaxyNet, ModelSpec, create_model
 from .objects import filesystem, join, with_retries
 
 MANIFEST = "manifest.json"
@@ -21,6 +22,13 @@ DEFAULT_CHECKPOINT = "sdss-finetuned"
 
 
 def builtin_checkpoint_path(name: str) -> str:
+    """Directory of a built-in ensemble inside the installed package.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of ``BUILTIN_CHECKPOINTS``.
+    """
     if name not in BUILTIN_CHECKPOINTS:
         raise ValueError(f"Unknown built-in ensemble {name!r}; built-in: {BUILTIN_CHECKPOINTS}")
     return str(resources.files("catalog_xai") / "weights" / name)
@@ -31,7 +39,7 @@ def resolve_checkpoint(location: str) -> str:
     return builtin_checkpoint_path(location) if location in BUILTIN_CHECKPOINTS else location
 
 
-def save_ensemble(models, url: str, *, name: str, training_data: str, extra: dict | None = None,
+def save_ensemble(models: Iterable[GalaxyNet], url: str, *, name: str, training_data: str, extra: dict | None = None,
                   storage_options: dict | None = None) -> dict:
     """Write each model as safetensors plus a manifest describing how to feed it."""
     from safetensors.torch import save
@@ -61,7 +69,18 @@ def save_ensemble(models, url: str, *, name: str, training_data: str, extra: dic
 
 
 def load_ensemble(location: str, storage_options: dict | None = None, device: str = "cpu") -> Ensemble:
-    """Load an ensemble from a built-in name or a directory URL; never unpickles."""
+    """Load an ensemble from a built-in name or a directory URL; never unpickles.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the location holds no ``manifest.json``.
+    ValueError
+        If the manifest's format or output columns are not this version's, a weight file's
+        checksum does not match, or an architecture is unknown.
+    RetriesExhausted
+        If the storage kept failing transiently.
+    """
     from safetensors.torch import load
 
     url = resolve_checkpoint(location)

@@ -63,6 +63,11 @@ def claim_output(output_url: str, job: dict, *, overwrite: bool = False, storage
 
     Refuses (ConfigMismatch) to mix results of different configurations in one prefix
     unless ``overwrite``, which removes the old job's markers and manifest first.
+
+    Raises
+    ------
+    ConfigMismatch
+        If the prefix holds another configuration's job and ``overwrite`` is False.
     """
     fs, path = filesystem(output_url, storage_options)
     manifest_path = join(path, JOB_MANIFEST)

@@ -15,12 +15,16 @@ import random
 import re
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 # ------------------------------------------------------------ transient errors
@@ -98,13 +102,20 @@ def redact(text: str) -> str:
     return text
 
 
-def with_retries(fn, *, attempts: int | None = None, base_delay: float | None = None,
-                 max_delay: float | None = None, what: str = "storage operation"):
+def with_retries(fn: Callable[[], _T], *, attempts: int | None = None, base_delay: float | None = None,
+                 max_delay: float | None = None, what: str = "storage operation") -> _T:
     """``fn()``, retried with exponential backoff and jitter while it fails transiently.
 
     Permanent errors (missing object, no permission, bad request) are raised at once;
     when every attempt failed transiently, :class:`RetriesExhausted` (an OSError) is
     raised from the last error.  Each retry is logged with ``what`` (never credentials).
+
+    Raises
+    ------
+    RetriesExhausted
+        If every attempt failed transiently.
+    Exception
+        Whatever ``fn`` raised, at once, when the error is not transient.
     """
     attempts = RETRY_ATTEMPTS if attempts is None else max(1, int(attempts))
     base_delay = RETRY_BASE_DELAY if base_delay is None else base_delay
@@ -132,9 +143,16 @@ class RetryingReader(io.RawIOBase):
 
     Streams like the fsspec file it wraps (no whole-object download), so a connection
     dropped in the middle of a shard costs one re-request, not the shard.
+
+    Raises
+    ------
+    FileNotFoundError
+        On construction, if the object does not exist (it is opened at once).
+    RetriesExhausted
+        If opening or a read kept failing transiently.
     """
 
-    def __init__(self, fs, path: str, url: str | None = None, **retry):
+    def __init__(self, fs: fsspec.AbstractFileSystem, path: str, url: str | None = None, **retry: Any) -> None:
         super().__init__()
         self._fs, self._path, self._url, self._retry = fs, path, url or path, retry
         self._f = None
@@ -156,7 +174,7 @@ class RetryingReader(io.RawIOBase):
             except Exception:  # noqa: BLE001 - the handle is broken anyway
                 pass
 
-    def _attempt(self, op):
+    def _attempt(self, op: Callable[[Any], _T]) -> _T:
         def once():
             f = self._file()
             try:
@@ -175,7 +193,7 @@ class RetryingReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         pos = self._pos
 
-        def op(f):
+        def op(f: Any) -> bytes:
             f.seek(pos)
             return f.read(size) if size is not None and size >= 0 else f.read()
 
@@ -183,7 +201,7 @@ class RetryingReader(io.RawIOBase):
         self._pos = pos + len(data)
         return data
 
-    def readinto(self, b) -> int:
+    def readinto(self, b: bytearray | memoryview) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
@@ -198,6 +216,13 @@ class RetryingReader(io.RawIOBase):
         return self._size
 
     def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` from the start (0), the current position (1) or the end (2).
+
+        Raises
+        ------
+        ValueError
+            If ``whence`` is not 0, 1 or 2.
+        """
         if whence == 0:
             self._pos = offset
         elif whence == 1:
@@ -233,12 +258,12 @@ def join(prefix: str, *parts: str) -> str:
     return posixpath.join(prefix.rstrip("/"), *parts)
 
 
-def _makedirs(fs, parent: str, url: str) -> None:
+def _makedirs(fs: fsspec.AbstractFileSystem, parent: str, url: str) -> None:
     if parent:
         with_retries(lambda: fs.makedirs(parent, exist_ok=True), what=f"makedirs for {url}")
 
 
-def _move_into_place(fs, tmp: str, path: str, url: str) -> None:
+def _move_into_place(fs: fsspec.AbstractFileSystem, tmp: str, path: str, url: str) -> None:
     """``fs.mv(tmp, path)`` with retries; a retry after a lost reply finds the move done."""
     tried = []
 
@@ -289,8 +314,14 @@ _SECRET_OPTION = re.compile(r"(secret|password|passwd|token|credential|private|(
 
 
 def check_storage_options(options: dict) -> dict:
-    """Refuse storage options that carry credentials, so none reaches logs, summaries or provenance."""
-    def walk(d, where=""):
+    """Refuse storage options that carry credentials, so none reaches logs, summaries or provenance.
+
+    Raises
+    ------
+    ValueError
+        If an option name (at any depth) looks like a credential.
+    """
+    def walk(d: dict, where: str = "") -> None:
         for k, v in d.items():
             if _SECRET_OPTION.search(str(k)):
                 raise ValueError(f"storage option {where}{k!r} looks like a credential: pass credentials through "

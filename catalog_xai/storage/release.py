@@ -16,7 +16,7 @@ from .. import columns as C
 _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
 
 
-def _read_all(output_url: str, storage_options=None) -> pa.Table:
+def _read_all(output_url: str, storage_options: dict | None = None) -> pa.Table:
     return storage.read_survey(output_url, storage_options=storage_options).replace_schema_metadata(None)
 
 
@@ -34,7 +34,13 @@ def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:
 
 def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_vac", fits: bool = True,
                  storage_options: dict | None = None) -> dict:
-    """Merge a catalogue's shards into ``<name>.parquet`` and ``<name>.fits`` with provenance."""
+    """Merge a catalogue's shards into ``<name>.parquet`` and ``<name>.fits`` with provenance.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the output holds no job manifest or no catalogue shards.
+    """
     from astropy.io import fits as afits
     from astropy.table import Table
 

@@ -41,7 +41,13 @@ def relative_name(shard_url: str, input_url: str) -> str:
 
 
 def output_path(shard_url: str, input_url: str, output_url: str) -> str:
-    """Deterministic output file of a shard: same relative path under the output prefix."""
+    """Deterministic output file of a shard: same relative path under the output prefix.
+
+    Raises
+    ------
+    ShardError
+        If the relative path would leave the output prefix.
+    """
     rel = relative_name(shard_url, input_url)
     if ".." in rel.split("/"):
         raise ShardError(f"shard {shard_url} would be written outside the output prefix")
@@ -49,7 +55,14 @@ def output_path(shard_url: str, input_url: str, output_url: str) -> str:
 
 
 def check_input_schema(schema: pa.Schema, where: str) -> None:
-    """Raise ShardError naming the file and column if the input contract is not met."""
+    """Raise ShardError naming the file and column if the input contract is not met.
+
+    Raises
+    ------
+    ShardError
+        If a required column is missing or has the wrong type, there is no pixel-scale column,
+        or an input column clashes with a catalogue output column.
+    """
     names = set(schema.names)
     for col in C.REQUIRED_INPUT:
         if col not in names:
@@ -73,6 +86,13 @@ def open_shard(url: str, storage_options: dict | None = None) -> pq.ParquetFile:
 
     Every request on the shard (open, footer, each row group later) is retried on a
     transient error; :class:`RetriesExhausted` means the storage, not the shard, failed.
+
+    Raises
+    ------
+    ShardError
+        If the file is not readable Parquet or does not meet the input contract.
+    RetriesExhausted
+        If the storage kept failing transiently.
     """
     fs, path = filesystem(url, storage_options)
     try:
@@ -86,8 +106,14 @@ def open_shard(url: str, storage_options: dict | None = None) -> pq.ParquetFile:
 
 
 
-def read_survey(url: str, columns: list[str] | None = None, storage_options: dict | None = None):
-    """Every shard under ``url`` as one Arrow table (for jobs that need a whole, small survey)."""
+def read_survey(url: str, columns: list[str] | None = None, storage_options: dict | None = None) -> pa.Table:
+    """Every shard under ``url`` as one Arrow table (for jobs that need a whole, small survey).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there are no ``.parquet`` shards under ``url``.
+    """
     tables = []
     for shard in list_shards(url, storage_options):
         fs, path = filesystem(shard, storage_options)

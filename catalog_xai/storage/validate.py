@@ -9,7 +9,7 @@ from .. import columns as C
 from .. import storage
 
 
-def _read(url: str, columns=None, storage_options=None) -> pa.Table:
+def _read(url: str, columns: list[str] | None = None, storage_options: dict | None = None) -> pa.Table:
     fs, path = storage.filesystem(url, storage_options)
     with fs.open(path, "rb") as f:
         return pq.read_table(f, columns=columns)
