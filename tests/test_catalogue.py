@@ -4,11 +4,14 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from catalog_xai import columns as C
-from catalog_xai.core.catalogue import classify_batch
+from catalog_xai.core import bars, saliency
+from catalog_xai.core.catalogue import EnsembleOutput, classify_batch, measure_and_convert
 from catalog_xai.core.params import MethodParams
+from catalog_xai.core.preprocess import FramedBatch
 
 FAST = MethodParams(n_samples=4, tl=5)
 
@@ -68,8 +71,54 @@ def test_results_do_not_depend_on_batch_composition(tiny_ensemble, synthetic_tab
 def test_lengths_method_and_kpc_h(tiny_ensemble, synthetic_table):
     t = synthetic_table
     out = classify_batch(tiny_ensemble, objid=[1, 2], image=t.column(C.IMAGE).to_pylist()[:2], redshift=[0.05, 0.05],
-                         pixel_scale_arcsec=[0.2, 0.2], params=MethodParams(n_samples=2, tl=5, ensemble_method="lengths", kpc_h=True))
+                         pixel_scale_arcsec=[0.2, 0.2],
+                         params=MethodParams(n_samples=2, tl=5, ensemble_method="lengths", kpc_h=True))
     assert np.allclose(out[C.BAR_LENGTH_KPC_H] / out[C.BAR_LENGTH_KPC], 0.6766, rtol=1e-3)  # Planck18 h
+
+
+def _bar_map(size, half_len, angle_deg, seed, width=1.2, floor=0.1):
+    """A normalised map: a bright line through the centre at ``angle_deg`` on a weak noisy floor."""
+    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    a = np.radians(angle_deg)
+    along, across = xx * np.cos(a) + yy * np.sin(a), -xx * np.sin(a) + yy * np.cos(a)
+    m = np.exp(-((across / width) ** 2) / 2) * np.clip(1 - (np.abs(along) / half_len) ** 4, 0, 1)
+    m = m + floor * np.random.default_rng(seed).random((size, size))
+    return ((m - m.min()) / (m.max() - m.min())).astype(np.float32)
+
+
+def test_ensemble_method_maps_measures_the_mean_map_and_lengths_averages_the_members():
+    """ensemble_method="maps" (paper iv) measures the bar on the members' mean map; "lengths" (paper v)
+    averages each member's own measurement. The members disagree, so the two give different lengths."""
+    size, tc, tl = 32, 0.85, 5
+    bars_per_member = [((11, 0), (6, 60)), ((5, 90), (12, 100)), ((8, 30), (9, 170))]  # (half length, angle) per row
+    maps = np.stack([np.stack([_bar_map(size, h, a, seed=10 * m + r) for r, (h, a) in enumerate(rows)])
+                     for m, rows in enumerate(bars_per_member)])  # (3 members, 2 good rows, H, W)
+    ok_rows = [0, 2]  # row 1 could not be decoded
+    crop = np.array([64.0, np.nan, 64.0])  # 2 original pixels per map pixel; the cutout fills the frame
+    framed = FramedBatch(torch.zeros(2, 3, size, size), ok_rows, [[], ["image could not be decoded"], []], crop,
+                         crop.copy(), size)
+    assert np.all(framed.data_side[ok_rows] >= size)  # unpadded: restrict_to_data leaves the maps as they are
+    for m in maps:
+        np.testing.assert_array_equal(saliency.restrict_to_data(m, framed.data_side[ok_rows]), m)
+    fractions = np.full((3, C.N_OUTPUTS), 0.5, np.float32)
+    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), maps, "native")
+    out = {method: measure_and_convert(inferred, objid=[1, 2, 3], redshift=[0.05] * 3, pixel_scale_arcsec=[0.4] * 3,
+                                       params=MethodParams(tc=tc, tl=tl, ensemble_method=method))
+           for method in ("maps", "lengths")}
+
+    per_member = [bars.measure_bars(m, tc=tc, tl=tl) for m in maps]
+    of_lengths = 2.0 * np.mean([r["length_pix"] for r in per_member], axis=0)
+    of_mean_map = bars.measure_bars(maps.mean(axis=0), tc=tc, tl=tl)
+    np.testing.assert_allclose(out["lengths"][C.BAR_LENGTH_PIX][ok_rows], of_lengths, rtol=1e-6)
+    np.testing.assert_allclose(out["lengths"][C.BAR_THRESHOLD][ok_rows],
+                               np.mean([r["threshold"] for r in per_member], axis=0), rtol=1e-6)
+    np.testing.assert_allclose(out["maps"][C.BAR_LENGTH_PIX][ok_rows], 2.0 * of_mean_map["length_pix"], rtol=1e-6)
+    np.testing.assert_allclose(out["maps"][C.BAR_THRESHOLD][ok_rows], of_mean_map["threshold"], rtol=1e-6)
+    assert np.all(np.abs(of_lengths - 2.0 * of_mean_map["length_pix"]) > 2)  # the two methods really differ here
+    for o in out.values():
+        assert list(o[C.STATUS]) == ["ok", "image could not be decoded", "ok"]
+        assert np.isnan(o[C.BAR_LENGTH_PIX][1]) and np.isnan(o[C.BAR_THRESHOLD][1])
+        np.testing.assert_allclose(o[C.BAR_LENGTH_ARCSEC][ok_rows], 0.4 * o[C.BAR_LENGTH_PIX][ok_rows], rtol=1e-6)
 
 
 def test_invalid_parameters_are_named():

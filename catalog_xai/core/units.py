@@ -1,4 +1,4 @@
-"""Lengths from saliency-map pixels to original pixels, arcsec and kpc (method.md §5)."""
+"""Pixel scales, and bar lengths from original pixels to arcsec and kpc (method.md §5)."""
 
 from __future__ import annotations
 
@@ -54,11 +54,6 @@ def r90_pixels(petro_r90, pixel_scale_arcsec) -> np.ndarray:
     """petroR90_r in the cutout's own pixels (NaN where it or the pixel scale is unknown)."""
     petro = np.asarray(petro_r90, dtype=np.float64)
     return petro / pixel_scale(pixel_scale_arcsec, petro)
-
-
-def map_to_original_pixels(length_map_pix, *, original_size, crop_fraction: float, map_size: int):
-    """Map pixels -> original-image pixels (the map covers the central crop of the image)."""
-    return np.asarray(length_map_pix) * (np.asarray(original_size) * crop_fraction / map_size)
 
 
 def physical_lengths(length_pix, scale_arcsec, redshift, cosmology=None):
