@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import storage
 from ..core.params import MethodParams
-from .shard import ShardResult
+from .shard import ShardResult, process_shard
 
 #: Times a shard is re-run after the actor running it died (then it is reported failed).
 MAX_TASK_RETRIES = 3
@@ -67,8 +67,6 @@ class ShardClassifier:
         self.cosmology = get_cosmology(self.params.cosmology)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from .shard import process_shard
-
         rows = []
         for shard in batch["shard"]:
             try:
