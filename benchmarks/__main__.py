@@ -5,6 +5,7 @@
     python -m benchmarks bars           # fast Algorithm 1 vs the literal reference loop
     python -m benchmarks pipeline       # Ray job vs a bare single-process loop, same cores
     python -m benchmarks memory         # actor peak memory, 1x vs 10x shards
+    python -m benchmarks bar_lab        # the saliency lab: bar lengths against the truth (issue 12)
 
 Each writes benchmarks/results/<name>.json and prints a table; `report` collects the
 tables into docs/performance.md.
@@ -332,6 +333,9 @@ def main(argv=None) -> int:
         p.add_argument("--per-shard", type=int, default=8 if name == "pipeline" else 4)
         p.add_argument("--n-samples", type=int, default=64 if name == "pipeline" else 8)
         p.add_argument("--cores", type=int, default=2)
+    from .bar_lab import add_parser as add_bar_lab
+
+    add_bar_lab(sub)
     sub.add_parser("report")
     sub.add_parser("all")
     args = ap.parse_args(argv)
@@ -340,8 +344,10 @@ def main(argv=None) -> int:
             main([cmd])
         report()
         return 0
+    from .bar_lab import bench_bar_lab
+
     {"smoothgrad": bench_smoothgrad, "bars": bench_bars, "pipeline": bench_pipeline, "memory": bench_memory,
-     "report": report}[args.cmd](args)
+     "bar_lab": bench_bar_lab, "report": report}[args.cmd](args)
     return 0
 
 

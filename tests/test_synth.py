@@ -58,7 +58,7 @@ def test_bars_are_brighter_along_their_angle():
     rng = np.random.default_rng(4)
     while True:
         t = synth.sample_truth(rng)
-        if t["has_bar"] and t["bar_length_pix"] > 60:
+        if t["has_bar"] and t["bar_length_pix"] > 40:
             break
     t.update(n_stars=0, n_neighbours=0, has_arms=False, arm_amplitude=0.0)
     img = synth.render_galaxy(t, rng).astype(float).mean(2)
@@ -67,3 +67,75 @@ def test_bars_are_brighter_along_their_angle():
     along = img[int(round(c + r * np.sin(ang))), int(round(c + r * np.cos(ang)))]
     across = img[int(round(c + r * np.cos(ang))), int(round(c - r * np.sin(ang)))]
     assert along > across
+
+
+def _barred(rng, min_length=30.0):
+    while True:
+        t = synth.sample_truth(rng)
+        if t["has_bar"] and t["bar_length_pix"] > min_length:
+            return t
+
+
+def test_nothing_but_the_bar_tells_a_bar_is_there():
+    """Arms are as common in barred as in unbarred face-on disks, and where they start does not
+    depend on the bar (an arm edge at the bar's end let networks read the length off the arms)."""
+    rng = np.random.default_rng(3)
+    truths = [synth.sample_truth(rng) for _ in range(3000)]
+    face_on = [t for t in truths if t["is_disk"] and t["cos_i"] > 0.45]
+    arms_barred = np.mean([t["has_arms"] for t in face_on if t["has_bar"]])
+    arms_unbarred = np.mean([t["has_arms"] for t in face_on if not t["has_bar"]])
+    assert abs(arms_barred - arms_unbarred) < 0.06
+    t = _barred(np.random.default_rng(5))
+    t.update(has_arms=True, arm_amplitude=0.8, n_stars=0, n_neighbours=0)
+    short, long_ = dict(t, bar_a_pix=12.0), dict(t, bar_a_pix=28.0)
+    img = {k: synth.render_galaxy(dict(v, has_bar=False), np.random.default_rng(0)).astype(float)
+           for k, v in (("short", short), ("long", long_))}
+    np.testing.assert_array_equal(img["short"], img["long"])  # the disk and arms ignore the bar's size
+
+
+def test_bars_are_not_clipped():
+    """Real SDSS cutouts have < 2 % of the pixels inside the bar radius at full scale: so must the generator."""
+    rng = np.random.default_rng(8)
+    clipped = []
+    for _ in range(12):
+        t = _barred(rng)
+        img = synth.render_galaxy(t, rng).astype(float) / 255
+        yy, xx = np.indices(img.shape[:2])
+        inside = np.hypot(yy - 211.5, xx - 211.5) < t["bar_length_pix"] / 2
+        clipped.append((img.max(2)[inside] >= 0.97).mean())
+    assert np.median(clipped) < 0.02
+
+
+def test_bar_mask_lies_on_the_bar():
+    rng = np.random.default_rng(11)
+    t = _barred(rng, 40.0)
+    t.update(has_arms=False, arm_amplitude=0.0, n_stars=0, n_neighbours=0, bulge_to_total=0.0)
+    img = synth.render_galaxy(t, rng).astype(float).mean(2)
+    mask = synth.bar_mask(t, 424)
+    # length of the mask along its long axis equals the truth's projected length
+    pts = np.argwhere(mask > 0)
+    d = np.sqrt(((pts[:, None] - pts[None]) ** 2).sum(-1)).max() if len(pts) < 3000 else None
+    if d is not None:
+        assert abs(d - t["bar_length_pix"]) < 3
+    ring = (mask == 0) & (synth.bar_mask(dict(t, bar_q=1.0), 424) > 0)  # same radius, off the bar
+    assert img[mask > 0.5].mean() > img[ring].mean()
+    assert not synth.bar_mask(dict(t, has_bar=False), 64).any()
+
+
+def test_alt_style_renders_the_same_galaxy_differently():
+    t = _barred(np.random.default_rng(2))
+    a = synth.render_galaxy(t, np.random.default_rng(0), 128)
+    b = synth.render_galaxy(t, np.random.default_rng(0), 128, style="alt")
+    core = (slice(48, 80), slice(48, 80))
+    assert a.shape == b.shape and np.abs(a[core].astype(int) - b[core]).mean() > 3
+    sdss = synth.render_galaxy(t, np.random.default_rng(0), 128, pixel_scale_arcsec=0.2)
+    assert sdss.shape == (128, 128, 3)
+
+
+def test_stratified_truths_fill_every_length_and_angle_cell():
+    truths = synth.stratified_barred_truths(2, seed=4, length_bins=3, angle_bins=4)
+    assert len(truths) == 24 and all(t["has_bar"] for t, _ in truths)
+    angles = np.array([t["bar_angle_deg"] for t, _ in truths])
+    assert np.all(np.bincount((angles // 45).astype(int), minlength=4) == 6)
+    again = synth.stratified_barred_truths(2, seed=4, length_bins=3, angle_bins=4)
+    assert [t["bar_length_pix"] for t, _ in truths] == [t["bar_length_pix"] for t, _ in again]

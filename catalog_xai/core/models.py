@@ -298,3 +298,54 @@ def _small_xception():
         SeparableConv(128, 160), nn.BatchNorm2d(160), nn.ReLU(), _gap(),
     )
     return body, 160, 0.2
+
+
+# ------------------------------------------------ saliency-first models (issue 12)
+class BlurPool(nn.Module):
+    """Anti-aliased downsampling (Zhang 2019, adobe/antialiased-cnns): a [1, 2, 1] x [1, 2, 1]
+    binomial blur, then stride 2.  Every input pixel feeds the output through the same kind of
+    smooth kernel, so input gradients carry no 2x2 grid texture."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        k = (k[:, None] * k[None, :]) / 16.0
+        self.register_buffer("kernel", k.expand(channels, 1, 3, 3).clone())
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+        return nn.functional.conv2d(x, self.kernel, stride=2, groups=self.channels)
+
+
+def conv_bn_silu(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.SiLU())
+
+
+def _wide_silu(widths: tuple[int, ...], blur: bool) -> tuple[nn.Module, int, float]:
+    """Full-resolution SiLU stack: a stride-1 first layer on the whole 112-px input, then pairs of
+    3x3 convolutions, each pair at half the previous resolution (blur pooling or 2x2 average)."""
+    layers: list[nn.Module] = [conv_bn_silu(3, widths[0])]
+    c = widths[0]
+    for i, w in enumerate(widths[1:]):
+        if i % 2 == 0:
+            layers.append(BlurPool(c) if blur else nn.AvgPool2d(2))
+        layers.append(conv_bn_silu(c, w))
+        c = w
+    return nn.Sequential(*layers, _gap()), c, 0.1
+
+
+#: Smooth activations everywhere (the authors' swish), so SmoothGrad's gradients are smooth too.
+@register("silu_wide", 112, 0.5)
+def _silu_wide():
+    return _wide_silu((24, 48, 48, 96, 96, 160, 160, 192), blur=True)
+
+
+@register("silu_wide_avgpool", 112, 0.5)
+def _silu_wide_avgpool():
+    return _wide_silu((24, 48, 48, 96, 96, 160, 160, 192), blur=False)
+
+
+@register("silu_slim", 112, 0.5)
+def _silu_slim():
+    return _wide_silu((16, 32, 32, 64, 64, 112, 112, 144), blur=True)

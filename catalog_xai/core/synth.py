@@ -24,15 +24,27 @@ from .units import kpc_per_arcsec
 IMAGE_SIZE = 424
 R90_PIX = 1.0 / C.GZ2_PIXEL_SCALE_PER_PETRO  # 50 px: R90 in GZ2-framed pixels
 PSF_FWHM_ARCSEC = 1.4  # typical SDSS r-band seeing
+SKY_NOISE_STRETCHED = (0.002, 0.012)  # rms sky noise per pixel after the stretch (SDSS cutouts: ~0.0025)
+STRETCH_SOFTENING = (80, 200)  # asinh softening of the colour stretch (calibrated in docs/bar-lab-notebook.md)
 
 # RGB colour of each component (SDSS gri composite: old stars red, young stars blue).
-_COLOURS = {
-    "bulge": np.array([1.0, 0.78, 0.52]),
-    "disk": np.array([0.85, 0.82, 0.85]),
-    "arms": np.array([0.6, 0.75, 1.0]),
-    "bar": np.array([1.0, 0.82, 0.6]),
+_COLOURS = {  # linear; with the Lupton stretch they match the 36 Hoyle cutouts' centre-to-disk colours
+    "bulge": np.array([1.0, 0.80, 0.42]),
+    "disk": np.array([1.0, 0.88, 0.64]),
+    "arms": np.array([0.8, 0.85, 0.9]),
+    "bar": np.array([1.0, 0.83, 0.48]),
     "star": np.array([0.95, 0.95, 1.0]),
 }
+
+#: The alt renderer's palette: more saturated, as its per-channel stretch washes colours out.
+_ALT_COLOURS = {
+    "bulge": np.array([1.0, 0.45, 0.08]),
+    "disk": np.array([1.0, 0.65, 0.25]),
+    "arms": np.array([0.55, 0.7, 1.0]),
+    "bar": np.array([1.0, 0.5, 0.12]),
+    "star": np.array([0.95, 0.95, 1.0]),
+}
+RENDER_STYLES = ("train", "alt")
 
 
 def _sersic(r: np.ndarray, re: float, n: float) -> np.ndarray:
@@ -43,6 +55,15 @@ def _sersic(r: np.ndarray, re: float, n: float) -> np.ndarray:
 def _rotate(x: np.ndarray, y: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
     c, s = np.cos(angle), np.sin(angle)
     return c * x + s * y, -s * x + c * y
+
+
+def _moffat_psf_fft(shape: tuple[int, int], fwhm_pix: float, beta: float = 3.0) -> np.ndarray:
+    """Fourier transform of a centred, unit-sum Moffat PSF (for the alt renderer)."""
+    alpha = fwhm_pix / (2.0 * np.sqrt(2.0 ** (1.0 / beta) - 1.0))
+    yy = np.fft.fftfreq(shape[0])[:, None] * shape[0]
+    xx = np.fft.fftfreq(shape[1])[None, :] * shape[1]
+    psf = (1.0 + (xx**2 + yy**2) / alpha**2) ** (-beta)
+    return np.fft.rfft2(psf / psf.sum())
 
 
 def _gaussian_psf_fft(shape: tuple[int, int], sigma_pix: float) -> np.ndarray:
@@ -73,14 +94,15 @@ def sample_truth(rng: np.random.Generator) -> dict:
     t["cos_i"] = float(rng.uniform(0.08, 1.0)) if t["is_disk"] else 1.0
     t["edge_on"] = t["is_disk"] and t["cos_i"] < 0.3
     t["pa"] = float(rng.uniform(0, np.pi))
-    t["bulge_to_total"] = float(rng.uniform(0.0, 0.6)) if t["is_disk"] else 1.0
+    t["bulge_to_total"] = float(rng.uniform(0.0, 0.45)) if t["is_disk"] else 1.0
     t["axis_ratio"] = float(rng.uniform(0.35, 1.0)) if not t["is_disk"] else t["cos_i"]
     t["has_bar"] = t["is_disk"] and t["cos_i"] > 0.45 and rng.random() < 0.55
-    t["bar_a_pix"] = float(rng.uniform(0.3, 0.85) * R90_PIX) if t["has_bar"] else 0.0
+    t["bar_a_pix"] = float(rng.uniform(0.2, 0.6) * R90_PIX) if t["has_bar"] else 0.0
     t["bar_q"] = float(rng.uniform(0.2, 0.35))
     t["bar_phi"] = float(rng.uniform(0, np.pi))  # bar angle in the disk plane, from the line of nodes
     t["bar_strength"] = float(rng.uniform(0.15, 0.45)) if t["has_bar"] else 0.0
-    t["has_arms"] = t["is_disk"] and not t["edge_on"] and rng.random() < (0.75 if t["has_bar"] else 0.55)
+    # Arms as common in barred as in unbarred disks: nothing but the bar may tell a bar is there.
+    t["has_arms"] = t["is_disk"] and not t["edge_on"] and rng.random() < 0.62
     t["arm_count"] = int(rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.65, 0.15, 0.1, 0.05]))
     t["arm_pitch_deg"] = float(rng.uniform(8, 35))
     t["arm_amplitude"] = float(rng.uniform(0.3, 0.9)) if t["has_arms"] else 0.0
@@ -101,13 +123,28 @@ def sample_truth(rng: np.random.Generator) -> dict:
     return t
 
 
-def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Render the truth ``t`` as a uint8 RGB cutout of ``size`` pixels (GZ2 framing)."""
-    scale = size / IMAGE_SIZE  # allow smaller renders for tests; truth is in 424-px units
+def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
+                  pixel_scale_arcsec: float | None = None, style: str = "train") -> np.ndarray:
+    """Render the truth ``t`` as a uint8 RGB cutout of ``size`` pixels.
+
+    By default in the GZ2 framing (0.02 petroR90_r arcsec per 424-px pixel, scaled to
+    ``size``); with ``pixel_scale_arcsec``, at that scale instead (e.g. 0.2 for SDSS-like
+    tight cutouts).  ``style="alt"`` renders the same truth differently (a boxy flat bar,
+    Moffat PSF, correlated noise, a per-channel stretch, other colours): a test set whose
+    look the models were not trained on.
+    """
+    if style not in RENDER_STYLES:
+        raise ValueError(f"style must be one of {RENDER_STYLES}, got {style!r}")
+    if pixel_scale_arcsec is None:
+        scale = size / IMAGE_SIZE  # output pixels per 424-px unit; truth is in 424-px units
+    else:
+        scale = t["pixel_scale_arcsec"] / pixel_scale_arcsec
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
     c = (size - 1) / 2.0
     x, y = (xx - c) / scale, (yy - c) / scale
     img = np.zeros((size, size, 3))
+    alt = style == "alt"
+    colours = _ALT_COLOURS if alt else _COLOURS
 
     u, v = _rotate(x, y, t["pa"])  # u along the galaxy's major axis
     flux_total = 1.0
@@ -122,24 +159,28 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE) -> 
             m = t["arm_count"]
             wind = np.log(np.maximum(rd, 1.0)) / np.tan(np.radians(t["arm_pitch_deg"]))
             arm = 0.5 * (1 + np.cos(m * (theta - wind)))
-            r_in = max(t["bar_a_pix"], 0.4 * h)
+            r_in = 0.4 * h  # independent of the bar: an arm edge at the bar's end would betray its length
             grow = np.clip((rd - r_in) / (0.5 * h), 0, 1)
             arms = disk * t["arm_amplitude"] * arm**3 * grow * 2.0
             disk = disk * (1 - 0.6 * t["arm_amplitude"] * grow) + arms * 0.5
-            img += _COLOURS["arms"] * arms[..., None] / arms.sum() * 0.35 * flux_total * (1 - t["bulge_to_total"])
-        img += _COLOURS["disk"] * disk[..., None] / disk.sum() * (1 - t["bulge_to_total"]) * flux_total
+            img += colours["arms"] * arms[..., None] / arms.sum() * 0.35 * flux_total * (1 - t["bulge_to_total"])
+        img += colours["disk"] * disk[..., None] / disk.sum() * (1 - t["bulge_to_total"]) * flux_total
         if t["has_bar"]:
             bu, bv = _rotate(u, v / max(t["cos_i"], 0.08), t["bar_phi"])
             m2 = (bu / t["bar_a_pix"]) ** 2 + (bv / (t["bar_q"] * t["bar_a_pix"])) ** 2
-            bar = np.where(m2 < 1, (1 - np.minimum(m2, 1)) ** 2, 0.0)
-            img += _COLOURS["bar"] * bar[..., None] / bar.sum() * t["bar_strength"] * flux_total
+            if alt:  # boxy isophotes, nearly flat along the bar, a sharp end
+                mb = (np.abs(bu / t["bar_a_pix"]) ** 3 + np.abs(bv / (t["bar_q"] * t["bar_a_pix"])) ** 3) ** (2 / 3)
+                bar = np.where(mb < 1, np.sqrt(1 - np.minimum(mb, 1)), 0.0)
+            else:  # Ferrers n = 2
+                bar = np.where(m2 < 1, (1 - np.minimum(m2, 1)) ** 2, 0.0)
+            img += colours["bar"] * bar[..., None] / bar.sum() * t["bar_strength"] * flux_total
     if t["bulge_to_total"] > 0:
         re = (0.12 if t["is_disk"] else 0.4) * R90_PIX
         n = 2.5 if t["is_disk"] else 4.0
         q = t["axis_ratio"] if not t["is_disk"] else max(t["cos_i"], 0.6)
         rb = np.hypot(u, v / q)
         bulge = _sersic(np.maximum(rb, 0.5), re, n)
-        img += _COLOURS["bulge"] * bulge[..., None] / bulge.sum() * t["bulge_to_total"] * flux_total
+        img += colours["bulge"] * bulge[..., None] / bulge.sum() * t["bulge_to_total"] * flux_total
 
     for _ in range(t["n_neighbours"]):
         px, py = rng.uniform(-1.7, 1.7, 2) * R90_PIX * (1.0 if not t["merger"] else 0.4)
@@ -151,21 +192,60 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE) -> 
         sx, sy = rng.integers(0, size, 2)
         img[sy, sx] += _COLOURS["star"] * rng.uniform(0.002, 0.05)
 
-    # PSF (Gaussian seeing) in image pixels.
+    # PSF in image pixels: Gaussian seeing, or (alt) a Moffat profile with broad wings.
     fwhm_pix = PSF_FWHM_ARCSEC / t["pixel_scale_arcsec"] * scale
-    kern = _gaussian_psf_fft((size, size), fwhm_pix / 2.355)
+    kern = _moffat_psf_fft((size, size), fwhm_pix) if alt else _gaussian_psf_fft((size, size), fwhm_pix / 2.355)
     for ch in range(3):
         img[..., ch] = np.fft.irfft2(np.fft.rfft2(img[..., ch]) * kern, s=(size, size))
 
-    # Photon + sky noise, then an asinh (Lupton-like) stretch to 8 bits.
-    peak = np.quantile(img.max(axis=2), 0.999)
+    # Photon + sky noise, then an asinh (Lupton-like) stretch to 8 bits.  The brightest
+    # noiseless pixel maps to just under full scale, as in SDSS colour cutouts, where < 2 %
+    # of the pixels inside the bar radius reach 0.97 (median 0.4 %, the 36 Hoyle galaxies);
+    # a stretch that saturates the core would hide the bar inside it (saliency-notes.md).
+    peak = img.max() * rng.uniform(1.05, 1.3)
     img = img / peak
-    gain = rng.uniform(300, 1500)
-    img = img + rng.normal(0, 1, img.shape) * np.sqrt(np.maximum(img, 0) / gain)
-    img += rng.normal(0, rng.uniform(0.004, 0.015), img.shape)
-    stretch = rng.uniform(6, 12)
-    img = np.arcsinh(stretch * np.maximum(img, 0)) / np.arcsinh(stretch)
+    brightest = img.reshape(-1, 3)[np.argmax(img.max(axis=2))]
+    # Noise is set in the stretched image, where SDSS colour cutouts of bright galaxies show
+    # ~0.003 rms per pixel: sky sigma in linear units is that over the stretch's slope at 0.
+    stretch = rng.uniform(*STRETCH_SOFTENING)
+    gain = rng.uniform(2e4, 2e5)
+    noise = rng.normal(0, 1, img.shape) * np.sqrt(np.maximum(img, 0) / gain)
+    noise += rng.normal(0, 1, img.shape) * rng.uniform(*SKY_NOISE_STRETCHED) * np.arcsinh(stretch) / stretch
+    if alt:  # resampled survey images: pixel-correlated noise (variance kept)
+        k = _gaussian_psf_fft((size, size), 0.8)
+        for ch in range(3):
+            noise[..., ch] = np.fft.irfft2(np.fft.rfft2(noise[..., ch]) * k, s=(size, size)) * 2.0
+    img = img + noise
+    if alt:  # a per-channel asinh stretch (flattens colours)
+        img = np.arcsinh(stretch * np.maximum(img, 0)) / np.arcsinh(stretch)
+    else:  # Lupton et al. (2004), as SDSS colour cutouts: stretch the mean intensity, keep the colour
+        # ratios, and scale a pixel whose brightest channel passes full scale down to it (hue kept)
+        def lupton(a: np.ndarray) -> np.ndarray:
+            lum = np.maximum(a.mean(axis=-1, keepdims=True), 1e-9)
+            return np.maximum(a, 0) * np.arcsinh(stretch * lum) / (lum * np.arcsinh(stretch))
+
+        # the brightest noiseless pixel's brightest channel lands at 0.88-1 (SDSS: median 0.99)
+        img = lupton(img) * rng.uniform(0.88, 1.0) / lupton(brightest).max()
+        img /= np.maximum(img.max(axis=2, keepdims=True), 1.0)
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def bar_mask(t: dict, size: int, field: float = IMAGE_SIZE) -> np.ndarray:
+    """(size, size) float mask of the bar's projected ellipse on a grid of ``size`` pixels that
+    spans the central ``field`` pixels of the 424-px GZ2 frame (all zeros for an unbarred galaxy).
+
+    1 - m^2 inside the outline (m the bar's elliptical radius), peak 1 at the centre: what a
+    saliency map that isolates the bar should look like.
+    """
+    if not t.get("has_bar"):
+        return np.zeros((size, size), np.float32)
+    step = field / size
+    coord = (np.arange(size) + 0.5 - size / 2) * step
+    x, y = np.meshgrid(coord, coord)
+    u, v = _rotate(x, y, t["pa"])
+    bu, bv = _rotate(u, v / max(t["cos_i"], 0.08), t["bar_phi"])
+    m2 = (bu / t["bar_a_pix"]) ** 2 + (bv / (t["bar_q"] * t["bar_a_pix"])) ** 2
+    return np.where(m2 < 1, 1 - np.minimum(m2, 1), 0.0).astype(np.float32)
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
@@ -236,17 +316,20 @@ def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None =
     return (fractions, np.asarray(all_counts, dtype=np.int32)) if return_counts else fractions
 
 
-def make_catalogue(n: int, seed: int, *, first_objid: int = 1,
-                   barred_only: bool = False) -> dict[str, np.ndarray | list]:
+def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool = False,
+                   style: str = "train") -> dict[str, np.ndarray | list]:
     """``n`` synthetic galaxies as input-contract columns plus truth and vote columns.
 
     Galaxy ``k`` depends only on ``(seed, first_objid + k)``, so shards of one survey
     can be generated independently and in any order.  ``barred_only`` redraws each
-    galaxy until it has a bar (a barred sample for evaluating lengths).
+    galaxy until it has a bar (a barred sample for evaluating lengths); ``style`` is the
+    renderer's (``render_galaxy``).
     """
     cols: dict[str, list] = {k: [] for k in (C.OBJID, C.IMAGE, C.REDSHIFT, C.PETRO_R90)}
     truth_keys = ("has_bar", "bar_length_pix", "bar_length_arcsec", "bar_length_kpc", "bar_angle_deg",
-                  "is_disk", "edge_on", "has_arms", "bulge_to_total")
+                  "is_disk", "edge_on", "has_arms", "bulge_to_total",
+                  # the bar's geometry, from which ``bar_mask`` redraws it
+                  "bar_a_pix", "bar_q", "bar_phi", "pa", "cos_i")
     for k in truth_keys:
         cols[f"true_{k}"] = []
     votes = []
@@ -256,7 +339,7 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1,
         t = sample_truth(rng)
         while barred_only and not t["has_bar"]:
             t = sample_truth(rng)
-        rgb = render_galaxy(t, rng)
+        rgb = render_galaxy(t, rng, style=style)
         cols[C.OBJID].append(objid)
         cols[C.IMAGE].append(encode_jpeg(rgb))
         cols[C.REDSHIFT].append(t["redshift"])
@@ -272,4 +355,31 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1,
         out[name] = v[:, j]
     for j, name in enumerate(C.VOTE_COUNT_COLUMNS):
         out[name] = counts[:, j]
+    return out
+
+
+def stratified_barred_truths(n_per_cell: int, seed: int, *, length_bins: int = 4,
+                             angle_bins: int = 6) -> list[tuple[dict, np.random.Generator]]:
+    """Barred truths filling a (length x angle) grid, ``n_per_cell`` in each cell, with each one's
+    generator (to render it).  Length edges are quantiles of the generator's own barred lengths;
+    angle bins are equal slices of [0, 180) deg.  A fixed validation set: same seed, same galaxies.
+    """
+    pool, k = [], 0
+    need = n_per_cell * length_bins * angle_bins
+    while len(pool) < max(400, 8 * need):  # candidates, in a reproducible order
+        rng = np.random.default_rng([seed, k])
+        k += 1
+        t = sample_truth(rng)
+        if t["has_bar"]:
+            pool.append((t, rng))
+    lengths = np.array([t["bar_length_pix"] for t, _ in pool])
+    edges = np.quantile(lengths, np.linspace(0, 1, length_bins + 1)[1:-1])
+    cells: dict[tuple[int, int], list] = {}
+    for t, rng in pool:
+        cell = (int(np.searchsorted(edges, t["bar_length_pix"])), int(t["bar_angle_deg"] // (180 / angle_bins)))
+        if len(cells.setdefault(cell, [])) < n_per_cell:
+            cells[cell].append((t, rng))
+    out = [g for key in sorted(cells) for g in cells[key]]
+    if len(out) < need:
+        raise RuntimeError(f"only {len(out)} of {need} stratified galaxies found; draw more candidates")
     return out

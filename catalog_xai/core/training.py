@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import columns as C
 from .models import GalaxyNet, ModelSpec
 
 
@@ -32,10 +33,26 @@ class TrainConfig:
     brightness: tuple[float, float] = (0.7, 1.3)
     seed: int = 0
     time_limit_s: float = float("inf")
+    #: Gaussian noise on half the training batches, sigma as SmoothGrad's (a fraction of each
+    #: image's range), so the models are trained on the noisy copies SmoothGrad differentiates.
+    noise_s: float = 0.0
+    #: Weight of the saliency-mask loss (``mask_saliency_loss``); needs the bar masks.
+    saliency_weight: float = 0.0
+    saliency_target: int = C.BAR_YES_INDEX
 
 
-def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness: tuple[float, float]) -> torch.Tensor:
-    """Random rotation, flips, shift and brightness, as one affine resample per image."""
+def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness: tuple[float, float],
+            masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Random rotation, flips, shift and brightness, as one affine resample per image.
+
+    ``masks`` (B, K, H, W), if given, go through the same geometric transform (not the
+    brightness) and are returned beside the images.
+    """
+    if masks is not None:
+        both = augment(torch.cat([x, masks], 1), gen, max_shift, (1.0, 1.0))
+        lo, hi = brightness
+        gain = lo + (hi - lo) * torch.rand(x.shape[0], 1, 1, 1, generator=gen, device=x.device)
+        return (both[:, : x.shape[1]] * gain).clamp_(0, 1), both[:, x.shape[1] :]
     b = x.shape[0]
     dev = x.device
     ang = torch.rand(b, generator=gen, device=dev) * 2 * math.pi
@@ -65,6 +82,32 @@ def rmse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None =
     w = have.float() if weight is None else torch.where(have, weight, torch.zeros_like(weight))
     err2 = torch.where(have, (pred - torch.nan_to_num(target)) ** 2, torch.zeros_like(pred))
     return torch.sqrt((w * err2).sum() / w.sum().clamp_min(1e-12))
+
+
+def add_smoothgrad_noise(x: torch.Tensor, s_noise: float, gen: torch.Generator) -> torch.Tensor:
+    """x + eps, eps ~ N(0, (s_noise * range(x))^2) per image: a SmoothGrad noisy copy."""
+    span = (x.amax(dim=(1, 2, 3), keepdim=True) - x.amin(dim=(1, 2, 3), keepdim=True))
+    return x + torch.randn(x.shape, generator=gen, device=x.device) * (s_noise * span)
+
+
+def mask_saliency_loss(model: torch.nn.Module, x: torch.Tensor, masks: torch.Tensor, target: int) -> torch.Tensor:
+    """1 - Pearson r between each image's input-gradient map and its bar mask, averaged.
+
+    The map is |d logit_target / d x| summed over channels and smoothed over 3x3 pixels (a
+    one-sample SmoothGrad map); ``masks`` (B, 1, H, W) the bar's outline from the generator.
+    Correlation rewards a map that covers the bar as well as one that stays inside it: a
+    penalty on the saliency outside alone lets the map shrink to a dot (saliency-notes.md).
+    Differentiable in the weights (double back-propagation).
+    """
+    x = x.detach().requires_grad_(True)
+    score = model(x)[:, target].sum()
+    (grad,) = torch.autograd.grad(score, x, create_graph=True)
+    sal = F.avg_pool2d(grad.abs().sum(1, keepdim=True), 3, 1, 1).flatten(1)
+    m = masks.flatten(1)
+    sal = sal - sal.mean(1, keepdim=True)
+    m = m - m.mean(1, keepdim=True)
+    r = (sal * m).sum(1) / (sal.norm(dim=1) * m.norm(dim=1) + 1e-12)
+    return (1 - r).mean()
 
 
 @torch.no_grad()
@@ -131,7 +174,8 @@ def _from_rank0(values: list[float], device: str | torch.device) -> list[float]:
 
 def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
                 log: Callable[[str], None] = print, weights: torch.Tensor | None = None, resume: dict | None = None,
-                on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu") -> dict:
+                on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu",
+                masks_u8: torch.Tensor | None = None) -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
@@ -142,7 +186,11 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     ``resume`` continues exactly where it stopped (same weights as an uninterrupted run).
     Data-parallel: inside a torch.distributed group (Ray Train), ``model`` is the DDP-wrapped
     model and each worker trains on its share of every global batch of ``cfg.batch_size``.
+    ``masks_u8`` (N, H, W) uint8, the generator's bar masks (all zero where there is no bar),
+    enable ``cfg.saliency_weight``.
     """
+    if cfg.saliency_weight > 0 and masks_u8 is None:
+        raise ValueError("saliency_weight > 0 needs the bar masks (masks_u8)")
     rank, world = _dist()
     net = getattr(model, "module", model)  # the bare network under a DDP wrapper
     # One generator shared by all workers (split and order), one per worker (augmentation).
@@ -180,13 +228,25 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
         # Whole global batches of at least one galaxy per worker, so all workers step together.
         for i in range(0, len(order) - world + 1, cfg.batch_size):
             idx = order[i : i + cfg.batch_size][rank::world]
-            x = augment(images_u8[idx].to(device).float().div_(255), aug_gen, cfg.max_shift, cfg.brightness)
+            x = images_u8[idx].to(device).float().div_(255)
+            if masks_u8 is not None and cfg.saliency_weight > 0:
+                x, m = augment(x, aug_gen, cfg.max_shift, cfg.brightness,
+                               masks=masks_u8[idx].to(device).float().div_(255)[:, None])
+            else:
+                x = augment(x, aug_gen, cfg.max_shift, cfg.brightness)
+            if cfg.noise_s > 0 and bool(torch.rand((), generator=aug_gen, device=x.device) < 0.5):
+                x = add_smoothgrad_noise(x, cfg.noise_s, aug_gen)
             y = labels[idx].to(device)
-            loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx].to(device))
+            loss = vote_loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx].to(device))
+            if cfg.saliency_weight > 0:
+                barred = m.flatten(1).amax(1) > 0.5
+                if barred.any():
+                    loss = loss + cfg.saliency_weight * mask_saliency_loss(model, x[barred], m[barred],
+                                                                           cfg.saliency_target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            se += float(loss.detach()) ** 2 * len(idx)
+            se += float(vote_loss.detach()) ** 2 * len(idx)
             cnt += len(idx)
         val = evaluate_rmse(net, images_u8[val_idx], labels[val_idx], device=device,
                             weights=None if weights is None else weights[val_idx])
