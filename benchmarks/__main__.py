@@ -6,6 +6,7 @@
     python -m benchmarks pipeline       # Ray job vs a bare single-process loop, same cores
     python -m benchmarks memory         # actor peak memory, 1x vs 10x shards
     python -m benchmarks bar_lab        # the saliency lab: bar lengths against the truth (issue 12)
+    python -m benchmarks calibrate_generator  # generated galaxies against real SDSS barred ones
 
 Each writes benchmarks/results/<name>.json and prints a table; `report` collects the
 tables into docs/performance.md.
@@ -334,8 +335,10 @@ def main(argv=None) -> int:
         p.add_argument("--n-samples", type=int, default=64 if name == "pipeline" else 8)
         p.add_argument("--cores", type=int, default=2)
     from .bar_lab import add_parser as add_bar_lab
+    from .generator_calibration import add_parser as add_calibration
 
     add_bar_lab(sub)
+    add_calibration(sub)
     sub.add_parser("report")
     sub.add_parser("all")
     args = ap.parse_args(argv)
@@ -345,9 +348,10 @@ def main(argv=None) -> int:
         report()
         return 0
     from .bar_lab import bench_bar_lab
+    from .generator_calibration import bench_calibrate_generator
 
     {"smoothgrad": bench_smoothgrad, "bars": bench_bars, "pipeline": bench_pipeline, "memory": bench_memory,
-     "bar_lab": bench_bar_lab, "report": report}[args.cmd](args)
+     "bar_lab": bench_bar_lab, "calibrate_generator": bench_calibrate_generator, "report": report}[args.cmd](args)
     return 0
 
 

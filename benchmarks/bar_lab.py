@@ -183,11 +183,11 @@ def bench_bar_lab(args) -> None:
     from .__main__ import _save
 
     t_start = time.perf_counter()
-    sets = [generated_set("generated", args.per_cell), generated_set("generated-alt", args.per_cell)]
+    sets = [generated_set(s, args.per_cell) for s in ("generated", "generated-alt") if s in args.sets]
     real = Path(args.real)
-    if (real / "hoyle_tuning.csv").exists():
+    if "real" in args.sets and (real / "hoyle_tuning.csv").exists():
         sets.append(real_set(real))
-    else:
+    elif "real" in args.sets:
         print(f"no real tuning set at {real}: skipping it")
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
                                    ("linearity", args.linearity)) if v is not None}
@@ -206,7 +206,7 @@ def bench_bar_lab(args) -> None:
             panel_figure(lab, res, ROOT / "docs" / "figures" / f"bar_lab_{name.replace('/', '_')}_{lab.name}.png",
                          f"{name} on {lab.name}: best, median, worst")
             print(_short(rows[-1]), flush=True)
-    _save("bar_lab", rows, {"n_per_cell": args.per_cell, "overrides": overrides,
+    _save(args.output, rows, {"n_per_cell": args.per_cell, "overrides": overrides,
                             "total_seconds": time.perf_counter() - t_start})
     del MethodParams
 
@@ -237,3 +237,6 @@ def add_parser(sub) -> None:
     p.add_argument("--linearity")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
+    p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],
+                   choices=["generated", "generated-alt", "real"])
+    p.add_argument("--output", default="bar_lab", help="results name (benchmarks/results/<output>.json)")

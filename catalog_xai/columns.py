@@ -120,6 +120,10 @@ BAR_LENGTH_ARCSEC = "bar_length_arcsec"
 BAR_LENGTH_KPC = "bar_length_kpc"
 BAR_LENGTH_KPC_H = "bar_length_kpc_h"
 BAR_THRESHOLD = "bar_saliency_threshold"
+BAR_REACHES_EDGE = "bar_reaches_edge"
+BAR_LENGTH_ISOPHOTE_PIX = "bar_length_isophote_pix"
+BAR_LENGTH_ISOPHOTE_ARCSEC = "bar_length_isophote_arcsec"
+ISOPHOTE_STATUS = "isophote_status"
 STATUS = "status"
 STATUS_OK = "ok"
 
@@ -173,6 +177,23 @@ OUTPUT_COLUMNS: tuple[Column, ...] = (
         "",
         "Saliency threshold T at which Algorithm 1 stopped (map normalised to [0, 1]).",
     ),
+    Column(
+        BAR_REACHES_EDGE,
+        pa.bool_(),
+        "",
+        "The measured bar touches the edge of the image data (a tight cutout): its length is a lower "
+        "limit, not capped silently. Null where no length was measured.",
+    ),
+    Column(
+        BAR_LENGTH_ISOPHOTE_PIX,
+        pa.float32(),
+        "pix",
+        "Classical baseline: bar length from ellipse fits of the image (photutils isophotes; the mean of "
+        "the ellipticity-peak radius and the first radius where the ellipticity falls by 0.1 or the "
+        "position angle turns by 10 deg, Erwin 2005), in pixels of the original image. Only with --isophote.",
+    ),
+    Column(BAR_LENGTH_ISOPHOTE_ARCSEC, pa.float32(), "arcsec", "The isophote bar length on the sky."),
+    Column(ISOPHOTE_STATUS, pa.string(), "", "'ok', or why the isophote bar length is null."),
     Column(STATUS, pa.string(), "", "'ok', or short reasons ('; '-separated) why values are null."),
 )
 OUTPUT_BY_NAME = {c.name: c for c in OUTPUT_COLUMNS}

@@ -31,6 +31,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--saliency-weight", type=float, default=1.0)
     ap.add_argument("--noise-s", type=float, default=0.1)
+    ap.add_argument("--mask-shape", choices=("profile", "flat"), default="flat",
+                    help="profile: the generator's 1 - m^2 (peaks at the centre); flat: the bar's whole outline, so "
+                         "Algorithm 1's threshold keeps the bar end to end")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N galaxies (timing)")
     ap.add_argument("--out", required=True)
@@ -39,6 +42,8 @@ def main() -> None:
     parts = [np.load(p, allow_pickle=True) for p in args.data]
     x = torch.from_numpy(np.concatenate([p["x"] for p in parts]))
     masks = torch.from_numpy(np.concatenate([p["masks"] for p in parts]))
+    if args.mask_shape == "flat":
+        masks = torch.where(masks > 0, 255, 0).to(torch.uint8)
     y = torch.from_numpy(np.concatenate([p["labels"] for p in parts]).astype(np.float32))
     if args.limit:
         x, masks, y = x[: args.limit], masks[: args.limit], y[: args.limit]

@@ -150,3 +150,36 @@ def test_row_without_objid_is_kept_with_a_status(tiny_ensemble, synthetic_table)
     assert out[C.STATUS][0] == C.STATUS_OK
     assert out[C.STATUS][1] == "objid missing: row not processed"
     assert np.isnan(out["bar_yes_fraction"][1]) and np.isnan(out[C.BAR_LENGTH_PIX][1])
+
+
+def test_a_bar_that_reaches_the_edge_of_the_data_is_flagged():
+    """A bar inside the data is not flagged; one that runs into the edge of a padded (tight) cutout is, and
+    its length stays a measurement (a lower limit), not a silent cap."""
+    size = 48
+    inside = _bar_map(size, 8, 30, seed=1)
+    long_bar = _bar_map(size, 30, 20, seed=2)
+    maps = np.stack([inside, long_bar])[None]  # one member, two rows
+    crop = np.array([96.0, 96.0])
+    cutout = np.array([96.0, 64.0])  # row 1: the cutout fills 2/3 of the frame (padded)
+    framed = FramedBatch(torch.zeros(2, 3, size, size), [0, 1], [[], []], crop, cutout, size)
+    fractions = np.full((2, C.N_OUTPUTS), 0.5, np.float32)
+    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), maps, "native")
+    out = measure_and_convert(inferred, objid=[1, 2], redshift=[0.05] * 2, pixel_scale_arcsec=[0.4] * 2,
+                              params=MethodParams(tc=0.85, tl=5, linearity="eigen"))
+    assert list(out[C.BAR_REACHES_EDGE]) == [False, True]
+    assert np.all(np.isfinite(out[C.BAR_LENGTH_PIX]))
+    assert list(out[C.ISOPHOTE_STATUS]) == ["not requested (--isophote)"] * 2
+
+
+def test_isophote_baseline_and_contrastive_score_in_the_catalogue(tiny_ensemble, synthetic_table):
+    rows = synthetic_table.slice(0, 3).to_pydict()
+    kw = dict(objid=rows[C.OBJID], image=rows[C.IMAGE], redshift=rows[C.REDSHIFT], petro_r90=rows[C.PETRO_R90])
+    base = classify_batch(tiny_ensemble, params=MethodParams(n_samples=4), **kw)
+    iso = classify_batch(tiny_ensemble, params=MethodParams(n_samples=4, isophote=True), **kw)
+    contrast = classify_batch(tiny_ensemble, params=MethodParams(n_samples=4, score="contrastive"), **kw)
+    assert all(s != "not requested (--isophote)" for s in iso[C.ISOPHOTE_STATUS])
+    ok = np.array([s == "ok" for s in iso[C.ISOPHOTE_STATUS]])
+    assert np.all(np.isfinite(iso[C.BAR_LENGTH_ISOPHOTE_PIX][ok])) and np.all(np.isnan(base[C.BAR_LENGTH_ISOPHOTE_PIX]))
+    np.testing.assert_array_equal(iso[C.BAR_LENGTH_PIX], base[C.BAR_LENGTH_PIX])  # the saliency length is untouched
+    # another score, other maps
+    assert not np.allclose(contrast[C.BAR_THRESHOLD], base[C.BAR_THRESHOLD], equal_nan=True)

@@ -23,7 +23,7 @@ def test_every_parameter_has_one_generated_option_with_its_help():
         action = by_dest[f.name]
         assert action.option_strings[0] == "--" + f.name.replace("_", "-")
         assert f.metadata["help"] in action.help
-        assert action.default == f.default
+        assert action.default is None  # "not given": the ensemble's defaults, then the paper's, apply
         if f.metadata.get("choices"):
             assert tuple(action.choices) == f.metadata["choices"]
     args = ap.parse_args(["--n-samples", "7", "--s-noise", "0.2", "--x-input", "--linearity", "eigen",
@@ -31,6 +31,12 @@ def test_every_parameter_has_one_generated_option_with_its_help():
     p = method_params(args)
     assert (p.n_samples, p.s_noise, p.x_input, p.linearity, p.framing) == (7, 0.2, True, "eigen", "petrosian")
     assert method_params(ap.parse_args([])) == PAPER
+    # an ensemble's own defaults (its manifest) come under what is given, over the paper's
+    own = {"method": {"tc": 0.7, "tl": 12, "n_samples": 32}}
+    p = method_params(ap.parse_args(["--tl", "40"]), own)
+    assert (p.tc, p.tl, p.n_samples, p.s_noise) == (0.7, 40, 32, PAPER.s_noise)
+    with pytest.raises(ValueError, match="Unknown method parameter"):
+        method_params(ap.parse_args([]), {"method": {"t_c": 0.7}})
     with pytest.raises(SystemExit):
         ap.parse_args(["--linearity", "spearman"])  # choices come from the field
 

@@ -64,18 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     ap = build_parser()
     args = parse_job(ap, argv)
-    try:
-        params = method_params(args)
-    except ValueError as err:
+    demo = args.input is None
+    if args.checkpoint is None:
+        args.checkpoint = "synthetic-small" if demo and args.demo == "synthetic" else storage.DEFAULT_CHECKPOINT
+    try:  # the ensemble's own defaults (its manifest), under what was given
+        params = method_params(args, storage.read_manifest(args.checkpoint, args.storage_options))
+    except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.print_config:
         return print_job(args, params)
     from catalog_xai.cluster.survey import JobError, SurveyJob, execute, plan_survey
 
-    demo = args.input is None
-    if args.checkpoint is None:
-        args.checkpoint = "synthetic-small" if demo and args.demo == "synthetic" else storage.DEFAULT_CHECKPOINT
     import ray
 
     t0 = time.perf_counter()

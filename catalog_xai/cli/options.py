@@ -4,7 +4,9 @@ A method parameter is added in one place, its ``MethodParams`` field; its option
 and choices follow from the field.  ``--config job.yaml`` reads a job (the method under
 ``method:``, every other option by its name) and ``--print-config`` writes the job as it
 would run, in the same format, so a tuned or hand-edited file is a whole, reproducible job.
-Precedence: the field defaults, then the file, then options given on the command line.
+Precedence: the paper's values (the field defaults), then the ensemble's own (its manifest's
+``method`` section, e.g. parameters tuned for it by ``cxai-tune``), then the file, then
+options given on the command line.
 """
 
 from __future__ import annotations
@@ -31,24 +33,41 @@ def _field_type(f) -> type:
     return hint
 
 
-def add_method_arguments(parser: argparse.ArgumentParser, title: str = "method (paper values by default)") -> None:
-    """One option per ``MethodParams`` field: ``--n-samples``, ``--s-noise``, ``--x-input/--no-x-input``, ..."""
+def add_method_arguments(parser: argparse.ArgumentParser, title: str = "method (the ensemble's defaults, else the "
+                                                                          "paper's)") -> None:
+    """One option per ``MethodParams`` field: ``--n-samples``, ``--s-noise``, ``--x-input/--no-x-input``, ...
+
+    Every option defaults to None, "not given", so that the ensemble's own defaults can apply
+    (``method_params``); the help shows the paper's value.
+    """
     group = parser.add_argument_group(title)
     for f in fields(MethodParams):
         flag = "--" + f.name.replace("_", "-")
         kind = _field_type(f)
-        shown = "the ensemble's own" if f.default is None else f.default
+        shown = "the ensemble's own" if f.default is None else f"the ensemble's, else {f.default}"
         help_ = f"{f.metadata['help']} (default: {shown})"
         if kind is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_)
         else:
-            group.add_argument(flag, dest=f.name, type=kind, default=f.default, choices=f.metadata.get("choices"),
+            group.add_argument(flag, dest=f.name, type=kind, default=None, choices=f.metadata.get("choices"),
                                help=help_)
 
 
-def method_params(args: argparse.Namespace) -> MethodParams:
-    """The ``MethodParams`` of parsed options (``ValueError`` names what is out of range)."""
-    return MethodParams(**{f.name: getattr(args, f.name) for f in fields(MethodParams)})
+def method_overrides(args: argparse.Namespace) -> dict:
+    """The method parameters given (on the command line or in a job file), by name."""
+    return {f.name: getattr(args, f.name) for f in fields(MethodParams) if getattr(args, f.name, None) is not None}
+
+
+def method_params(args: argparse.Namespace, manifest: dict | None = None) -> MethodParams:
+    """The ``MethodParams`` of parsed options over the ensemble's defaults (its manifest's ``method``).
+
+    Raises
+    ------
+    ValueError
+        Naming a parameter that is out of range or unknown (in the options or the manifest).
+    """
+    own = dict((manifest or {}).get(METHOD_SECTION) or {})
+    return MethodParams.from_dict({**own, **method_overrides(args)})
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,7 +38,7 @@ from catalog_xai.core import tuning
 from catalog_xai.core.evaluation import compare_lengths
 from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
 from catalog_xai.core.preprocess import frame_batch, greyscale, resolve_framing
-from catalog_xai.core.saliency import galaxy_seeds, smoothgrad
+from catalog_xai.core.saliency import galaxy_seeds, score_target, smoothgrad
 from catalog_xai.core.units import r90_pixels
 
 #: The tuned job, in the format ``cxai-classify --config`` reads.
@@ -59,6 +59,7 @@ def maps_for(ens, x, objids, params: MethodParams, s_noise: float, seed: int, ba
     for i in range(0, len(x), batch):
         out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=params.n_samples, s_noise=s_noise,
                               seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=params.chunk_size,
+                              target=score_target(params.score),
                               autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None).numpy())
     return np.concatenate(out, axis=1)
 
@@ -83,7 +84,7 @@ def main(argv=None) -> int:
     ap.add_argument("--control-architecture", default="small_xception")
     add_method_arguments(ap, "method (the tuned parameters are searched; the others are used as given)")
     args = parse_job(ap, argv)
-    base = method_params(args)
+    base = method_params(args, storage.read_manifest(args.checkpoint))
     t0 = time.perf_counter()
 
     ens = storage.load_ensemble(args.checkpoint)

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from .. import columns as C
 from .. import storage
-from ..core.catalogue import EnsembleOutput, measure_and_convert, run_ensemble
+from ..core.catalogue import EnsembleOutput, isophote_lengths, measure_and_convert, run_ensemble
 from ..core.ensemble import Ensemble
 from ..core.params import MethodParams
 
@@ -60,6 +60,7 @@ def _column(rb: pa.RecordBatch, name: str):
 def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: MethodParams,
                          cosmology: Cosmology | None) -> pa.Table:
     """Bar measurement, units and the Arrow table for one record batch (CPU only)."""
+    iso = isophote_lengths(rb.column(C.IMAGE).to_pylist(), inferred.ok_rows) if params.isophote else None
     res = measure_and_convert(
         inferred,
         objid=rb.column(C.OBJID).to_pylist(),
@@ -68,13 +69,14 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
         petro_r90=_column(rb, C.PETRO_R90),
         params=params,
         cosmology=cosmology,
+        isophote=iso,
     )
     schema = C.output_schema(rb.schema, kpc_h=params.kpc_h)
     arrays = []
     for field in schema:
         if field.name in res and field.name != C.OBJID:
             values = res[field.name]
-            mask = None if field.type == pa.string() else ~np.isfinite(values)
+            mask = None if field.type in (pa.string(), pa.bool_()) else ~np.isfinite(values)
             arrays.append(pa.array(values, type=field.type, mask=mask))
         else:  # objid and pass-through columns, unchanged
             arrays.append(rb.column(field.name))

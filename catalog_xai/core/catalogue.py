@@ -126,6 +126,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             n_samples=params.n_samples,
             s_noise=params.s_noise,
             x_input=params.x_input,
+            target=saliency.score_target(params.score),
             seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
@@ -142,8 +143,11 @@ def measure_and_convert(
     petro_r90: Sequence[float | None] | None = None,
     params: MethodParams = MethodParams(),
     cosmology: Cosmology | None = None,
+    isophote: tuple[np.ndarray, list[str]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Bar lengths from the maps, in pixels, arcsec and kpc, and every row's status (CPU only).
+
+    ``isophote``: the classical lengths (original pixels) and statuses of ``isophote_lengths``.
 
     Raises
     ------
@@ -155,17 +159,23 @@ def measure_and_convert(
     cosmo = cosmology if cosmology is not None else units.get_cosmology(params.cosmology)
     length_map = np.full(n, np.nan)
     threshold = np.full(n, np.nan)
+    at_edge = np.zeros(n, bool)
     if ok_rows:
         meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
-            mean_map = saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy()
-            res = bars.measure_bars(saliency.restrict_to_data(mean_map, side), **meas_kw)
+            mean_map = saliency.restrict_to_data(
+                saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy(), side)
+            res = bars.measure_bars(mean_map, **meas_kw)
             length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
+            at_edge[ok_rows] = saliency.bar_reaches_edge(mean_map, res["threshold"], side)
         else:
-            per_model = [bars.measure_bars(saliency.restrict_to_data(m, side), **meas_kw) for m in inferred.maps]
+            member_maps = [saliency.restrict_to_data(m, side) for m in inferred.maps]
+            per_model = [bars.measure_bars(m, **meas_kw) for m in member_maps]
             length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
             threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
+            at_edge[ok_rows] = np.any([saliency.bar_reaches_edge(m, r["threshold"], side)
+                                       for m, r in zip(member_maps, per_model)], axis=0)
         for i in ok_rows:
             if not np.isfinite(length_map[i]):
                 reasons[i].append("saliency map flat: no bar length")
@@ -203,6 +213,13 @@ def measure_and_convert(
     if params.kpc_h:
         out[C.BAR_LENGTH_KPC_H] = kpc_h.astype(np.float32)
     out[C.BAR_THRESHOLD] = threshold.astype(np.float32)
+    out[C.BAR_REACHES_EDGE] = np.array([bool(e) if np.isfinite(v) else None for e, v in zip(at_edge, length_pix)],
+                                       dtype=object)
+    iso_pix = np.full(n, np.nan) if isophote is None else isophote[0]
+    out[C.BAR_LENGTH_ISOPHOTE_PIX] = iso_pix.astype(np.float32)
+    out[C.BAR_LENGTH_ISOPHOTE_ARCSEC] = (iso_pix * scale).astype(np.float32)
+    out[C.ISOPHOTE_STATUS] = np.array(["not requested (--isophote)"] * n if isophote is None else isophote[1],
+                                      dtype=object)
     out[C.STATUS] = np.array(["; ".join(r) if r else C.STATUS_OK for r in reasons], dtype=object)
     return out
 
@@ -230,5 +247,20 @@ def classify_batch(
     """
     inferred = run_ensemble(ensemble, objid=objid, image=image, params=params, pixel_scale_arcsec=pixel_scale_arcsec,
                             petro_r90=petro_r90)
+    iso = isophote_lengths(image, inferred.ok_rows) if params.isophote else None
     return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,
-                               petro_r90=petro_r90, params=params, cosmology=cosmology)
+                               petro_r90=petro_r90, params=params, cosmology=cosmology, isophote=iso)
+
+
+def isophote_lengths(image: Sequence[bytes | None], ok_rows: Sequence[int]) -> tuple[np.ndarray, list[str]]:
+    """The classical isophote bar length (original pixels) and its status for each row; rows the
+    models could not use are not fitted either."""
+    from .isophotes import isophote_bar_length
+    from .preprocess import decode_image
+
+    lengths = np.full(len(image), np.nan)
+    status = ["image not usable"] * len(image)
+    for i in ok_rows:
+        res = isophote_bar_length(decode_image(image[i]).astype(np.float64).mean(axis=2))
+        lengths[i], status[i] = res.length_pix, res.status
+    return lengths, status

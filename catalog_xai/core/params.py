@@ -24,6 +24,10 @@ ENSEMBLE_METHODS = ("maps", "lengths")
 #: measured: reframe from an R90 measured on the image (for surveys without photometry).
 FRAMINGS = ("native", "petrosian", "measured")
 PRECISIONS = ("fp32", "bf16")
+#: The score SmoothGrad differentiates: the paper's cumulative Class3.1 logit, or the contrast
+#: Class3.1 - Class3.2 of the bar question's two answers (specific to "barred rather than not",
+#: where the cumulative score also explains "this is a face-on disk").
+SCORES = ("cumulative", "contrastive")
 
 
 def _opt(default: Any, help: str, **extra):
@@ -53,6 +57,10 @@ class MethodParams:
     framing: str | None = _opt(None, "how cutouts are framed for the models; default: as the ensemble was trained "
                                      "(its manifest). native: already GZ2-framed; petrosian: from petroR90_r; "
                                      "measured: from a size measured on each image", choices=FRAMINGS)
+    score: str = _opt("cumulative", "the logit SmoothGrad explains: the paper's cumulative Class3.1, or "
+                                     "contrastive Class3.1 - Class3.2", choices=SCORES)
+    isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
+                                 "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "
                                     "fitted by cxai-tune)")
     cosmology: str = _opt(DEFAULT_COSMOLOGY, "astropy cosmology realization for kpc")

@@ -30,6 +30,21 @@ def galaxy_seeds(objids: Sequence[int], seed: int) -> list[int]:
     return [int((base ^ (int(o) * 0x9E3779B97F4A7C15)) & 0x7FFFFFFFFFFFFFFF) for o in objids]
 
 
+def score_target(score: str) -> int | tuple[int, int]:
+    """The ``smoothgrad`` target of a ``MethodParams.score``.
+
+    Raises
+    ------
+    ValueError
+        For a score that is not one of ``params.SCORES``.
+    """
+    if score == "cumulative":
+        return C.BAR_YES_INDEX
+    if score == "contrastive":
+        return (C.BAR_YES_INDEX, C.KAGGLE_IDS.index("3.2"))
+    raise ValueError(f"unknown score {score!r}; use one of ('cumulative', 'contrastive')")
+
+
 def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
     """Min-max normalise each (..., H, W) map to [0, 1]; a flat map becomes all zeros."""
     lo = maps.amin(dim=(-2, -1), keepdim=True)
@@ -45,7 +60,7 @@ def smoothgrad(
     n_samples: int = PAPER.n_samples,
     s_noise: float = PAPER.s_noise,
     x_input: bool = PAPER.x_input,
-    target: int = C.BAR_YES_INDEX,
+    target: int | tuple[int, int] = C.BAR_YES_INDEX,
     seeds: Sequence[int] | None = None,
     chunk_size: int = PAPER.chunk_size,
     autocast_dtype: torch.dtype | None = None,
@@ -59,7 +74,8 @@ def smoothgrad(
     n_samples : N, noisy copies per image (paper: 256).
     s_noise : S_noise, noise sigma as a fraction of each image's value range.
     x_input : X_input, multiply by the greyscale image.
-    target : index of the logit to explain (Class3.1, bar yes).
+    target : index of the logit to explain (Class3.1, bar yes), or a pair (i, j): the contrast
+        logit_i - logit_j (see ``score_target``).
     seeds : one noise seed per image (see ``galaxy_seeds``); default 0, 1, 2, ...
     chunk_size : images per forward/backward pass (the memory budget).
     autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
@@ -108,7 +124,11 @@ def smoothgrad(
                     part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
                     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                         enabled=autocast_dtype is not None):
-                        score = model(part)[:, target].float().sum()
+                        logits = model(part)
+                        if isinstance(target, tuple):
+                            score = (logits[:, target[0]] - logits[:, target[1]]).float().sum()
+                        else:
+                            score = logits[:, target].float().sum()
                     (grad,) = torch.autograd.grad(score, part)
                     sums[m].index_add_(0, idx, grad.float().abs())
         _join(streams)  # before the main stream frees or reuses this group's tensors
@@ -171,6 +191,31 @@ def restrict_to_data(maps: np.ndarray, data_side: np.ndarray, margin: int = PAD_
         vals = maps[b][inside]
         lo, hi = float(vals.min()), float(vals.max())
         out[b] = np.where(inside, (maps[b] - lo) / (hi - lo) if hi > lo else 0.0, np.nan)
+    return out
+
+
+def bar_reaches_edge(maps: np.ndarray, thresholds: np.ndarray, data_side: np.ndarray,
+                     margin: int = PAD_EDGE_MARGIN_PX) -> np.ndarray:
+    """(B,) whether each bar mask (map > threshold) touches the edge of the data in its frame.
+
+    The data is the centred square of ``data_side[b]`` map pixels (the whole frame where the
+    cutout was not padded), less the ``margin`` that ``restrict_to_data`` blanks; a mask with a
+    pixel within 1.5 px of that edge may continue beyond the data, so its length is a lower limit.
+    NaN thresholds (no measurement) give False.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    h, w = maps.shape[-2:]
+    yy = np.abs(np.arange(h) + 0.5 - h / 2)[:, None]
+    xx = np.abs(np.arange(w) + 0.5 - w / 2)[None, :]
+    cheb = np.maximum(yy, xx)  # distance of each pixel centre from the frame centre, square norm
+    out = np.zeros(len(maps), bool)
+    for b, (m, t, side) in enumerate(zip(maps, np.asarray(thresholds, float), np.asarray(data_side, float))):
+        if not np.isfinite(t):
+            continue
+        half = min(side, min(h, w)) / 2 - (margin if side < min(h, w) else 0)
+        with np.errstate(invalid="ignore"):
+            mask = m > t
+        out[b] = bool((mask & (cheb >= half - 1.5)).any())
     return out
 
 

@@ -100,7 +100,7 @@ def sample_truth(rng: np.random.Generator) -> dict:
     t["bar_a_pix"] = float(rng.uniform(0.2, 0.6) * R90_PIX) if t["has_bar"] else 0.0
     t["bar_q"] = float(rng.uniform(0.2, 0.35))
     t["bar_phi"] = float(rng.uniform(0, np.pi))  # bar angle in the disk plane, from the line of nodes
-    t["bar_strength"] = float(rng.uniform(0.15, 0.45)) if t["has_bar"] else 0.0
+    t["bar_strength"] = float(rng.uniform(0.2, 0.6)) if t["has_bar"] else 0.0
     # Arms as common in barred as in unbarred disks: nothing but the bar may tell a bar is there.
     t["has_arms"] = t["is_disk"] and not t["edge_on"] and rng.random() < 0.62
     t["arm_count"] = int(rng.choice([1, 2, 3, 4, 5], p=[0.05, 0.65, 0.15, 0.1, 0.05]))
@@ -171,8 +171,9 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
             if alt:  # boxy isophotes, nearly flat along the bar, a sharp end
                 mb = (np.abs(bu / t["bar_a_pix"]) ** 3 + np.abs(bv / (t["bar_q"] * t["bar_a_pix"])) ** 3) ** (2 / 3)
                 bar = np.where(mb < 1, np.sqrt(1 - np.minimum(mb, 1)), 0.0)
-            else:  # Ferrers n = 2
-                bar = np.where(m2 < 1, (1 - np.minimum(m2, 1)) ** 2, 0.0)
+            else:  # Ferrers n = 1: flat enough that the isophotes' ellipticity peaks near the bar's end, as
+                # in the real SDSS bars (generator_calibration); n = 2 peaked at half the bar
+                bar = np.where(m2 < 1, 1 - np.minimum(m2, 1), 0.0)
             img += colours["bar"] * bar[..., None] / bar.sum() * t["bar_strength"] * flux_total
     if t["bulge_to_total"] > 0:
         re = (0.12 if t["is_disk"] else 0.4) * R90_PIX

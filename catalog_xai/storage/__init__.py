@@ -8,7 +8,7 @@ from .checkpoints import (
                           MANIFEST_FORMAT,
                           builtin_checkpoint_path,
                           ensemble_hash,
-                          load_ensemble,
+                          load_ensemble, read_manifest,
                           resolve_checkpoint,
                           save_ensemble,
 )
@@ -40,7 +40,7 @@ from .shards import ShardError, check_input_schema, list_shards, open_shard, out
 
 __all__ = [
     "BUILTIN_CHECKPOINTS", "DEFAULT_CHECKPOINT", "MANIFEST", "MANIFEST_FORMAT", "builtin_checkpoint_path",
-    "ensemble_hash", "load_ensemble", "resolve_checkpoint", "save_ensemble", "COMMITS", "JOB_MANIFEST",
+    "ensemble_hash", "load_ensemble", "read_manifest", "resolve_checkpoint", "save_ensemble", "COMMITS", "JOB_MANIFEST",
     "NOT_IN_CONFIG_HASH", "ConfigMismatch", "claim_output", "commit_shard", "committed_outputs", "config_hash",
     "RETRY_ATTEMPTS", "RetriesExhausted", "RetryingReader", "absolute", "check_storage_options", "filesystem",
     "is_transient", "join", "redact", "with_retries", "write_json", "write_table_atomic", "ShardError",

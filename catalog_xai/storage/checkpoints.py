@@ -51,6 +51,11 @@ def save_ensemble(models: Iterable[GalaxyNet], url: str, *, name: str, training_
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         blob = save(state)
         fname = f"{model.spec.architecture}.safetensors"
+        taken = {e["file"] for e in entries}
+        k = 1
+        while fname in taken:  # members of one architecture (different seeds) get their own files
+            k += 1
+            fname = f"{model.spec.architecture}-{k}.safetensors"
         with fs.open(join(path, fname), "wb") as f:
             f.write(blob)
         entries.append({"file": fname, "sha256": hashlib.sha256(blob).hexdigest(), "spec": model.spec.to_dict()})
@@ -66,6 +71,24 @@ def save_ensemble(models: Iterable[GalaxyNet], url: str, *, name: str, training_
     with fs.open(join(path, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest
+
+
+def read_manifest(location: str, storage_options: dict | None = None) -> dict:
+    """An ensemble's manifest (built-in name or directory URL), without loading its weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the location holds no ``manifest.json``.
+    RetriesExhausted
+        If the storage kept failing transiently.
+    """
+    url = resolve_checkpoint(location)
+    fs, path = filesystem(url, storage_options)
+    try:
+        return json.loads(with_retries(lambda: fs.cat_file(join(path, MANIFEST)), what=f"read {url}/{MANIFEST}"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"No {MANIFEST} under checkpoint location {url!r}") from None
 
 
 def load_ensemble(location: str, storage_options: dict | None = None, device: str = "cpu") -> Ensemble:
@@ -85,10 +108,7 @@ def load_ensemble(location: str, storage_options: dict | None = None, device: st
 
     url = resolve_checkpoint(location)
     fs, path = filesystem(url, storage_options)
-    try:
-        manifest = json.loads(with_retries(lambda: fs.cat_file(join(path, MANIFEST)), what=f"read {url}/{MANIFEST}"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"No {MANIFEST} under checkpoint location {url!r}") from None
+    manifest = read_manifest(location, storage_options)
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{url}: unsupported manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
     if list(manifest.get("output_columns", [])) != list(C.FRACTION_COLUMNS):
