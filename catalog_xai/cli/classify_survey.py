@@ -74,9 +74,9 @@ def main(argv=None) -> int:
         return 2
     if args.print_config:
         return print_job(args, params)
-    from catalog_xai.cluster.survey import JobError, SurveyJob, execute, plan_survey
-
     import ray
+
+    from catalog_xai.cluster.survey import JobError, SurveyJob, execute, plan_survey
 
     t0 = time.perf_counter()
     runtime_env = None

@@ -8,7 +8,8 @@ from .checkpoints import (
                           MANIFEST_FORMAT,
                           builtin_checkpoint_path,
                           ensemble_hash,
-                          load_ensemble, read_manifest,
+                          load_ensemble,
+                          read_manifest,
                           resolve_checkpoint,
                           save_ensemble,
 )
