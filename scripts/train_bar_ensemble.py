@@ -4,6 +4,12 @@ Reproduces the generated-galaxy stage of the shipped bar ensemble; every run is 
 docs/bar-lab-notebook.md.  Data: .npz files written by ``scripts/render_training_set.py``.
 Resumable: the training state is saved after every epoch to ``<out>/<name>.state.pt``.
 
+Fine-tuning on real skies (the second stage): ``--init`` the generated-stage weights and
+``--real-survey`` a labelled survey (e.g. the 740 SDSS cutouts, ``cxai-import gz2``), framed
+as the model's spec says; the generated galaxies stay in the mix so that the mask loss keeps
+the maps on the bar while the vote loss learns the real images.  ``--holdout-from`` keeps out
+the galaxies another ensemble's training log held out (so held-out figures stay comparable).
+
     python scripts/train_bar_ensemble.py --data a.npz b.npz --architecture silu_slim \
         --seed 0 --epochs 14 --saliency-weight 1 --out runs/bar-lab/m0
 """
@@ -34,6 +40,13 @@ def main() -> None:
     ap.add_argument("--mask-shape", choices=("profile", "flat"), default="flat",
                     help="profile: the generator's 1 - m^2 (peaks at the centre); flat: the bar's whole outline, so "
                          "Algorithm 1's threshold keeps the bar end to end")
+    ap.add_argument("--framing", default="measured", help="the framing the data were framed with (its spec's)")
+    ap.add_argument("--crop-fraction", type=float, default=0.25, help="central fraction of the GZ2 frame seen")
+    ap.add_argument("--init", default=None, help="start from these weights (.pt or .state.pt)")
+    ap.add_argument("--real-survey", default=None, help="labelled survey to fine-tune on (vote fractions)")
+    ap.add_argument("--real-repeat", type=int, default=2, help="each real galaxy appears this often per epoch")
+    ap.add_argument("--holdout-from", default=None, help="training_log.json whose holdout_objids are left out")
+    ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N galaxies (timing)")
     ap.add_argument("--out", required=True)
@@ -47,12 +60,31 @@ def main() -> None:
     y = torch.from_numpy(np.concatenate([p["labels"] for p in parts]).astype(np.float32))
     if args.limit:
         x, masks, y = x[: args.limit], masks[: args.limit], y[: args.limit]
+    spec = default_spec(args.architecture, framing=args.framing, crop_fraction=args.crop_fraction)
+    n_real = 0
+    if args.real_survey:
+        from catalog_xai.cli.train_ensemble import load_labelled
+
+        xr, yr, _, objids = load_labelled(args.real_survey, spec)
+        if args.holdout_from:
+            held = set(json.load(open(args.holdout_from))["holdout_objids"])
+            keep = torch.from_numpy(np.array([int(o) not in held for o in objids]))
+            xr, yr = xr[keep], yr[keep]
+        n_real = len(xr)
+        xr, yr = xr.repeat(args.real_repeat, 1, 1, 1), yr.repeat(args.real_repeat, 1)
+        x = torch.cat([x, xr])
+        y = torch.cat([y, yr])
+        masks = torch.cat([masks, torch.zeros((len(xr), *masks.shape[1:]), dtype=masks.dtype)])
     os.makedirs(args.out, exist_ok=True)
-    name = f"{args.architecture}-s{args.seed}"
+    name = f"{args.architecture}-s{args.seed}{args.tag}"
     state_path = os.path.join(args.out, f"{name}.state.pt")
     resume = load_train_state(state_path) if os.path.exists(state_path) else None
-    spec = default_spec(args.architecture, framing="native")
-    model = new_member(spec, args.seed)
+    init = None
+    if args.init:
+        init = torch.load(args.init, map_location="cpu", weights_only=True)
+        if "history" in init:
+            init = init["best_model"] or init["model"]
+    model = new_member(spec, args.seed, init)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, noise_s=args.noise_s,
                       saliency_weight=args.saliency_weight, plateau_patience=3, early_stop_patience=6)
     t0 = time.time()
@@ -60,7 +92,8 @@ def main() -> None:
                       on_epoch=lambda st: save_train_state(st, state_path))
     torch.save(model.state_dict(), os.path.join(args.out, f"{name}.pt"))
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
-        json.dump({"args": vars(args), "spec": spec.to_dict(), "n_train": len(x), "seconds": time.time() - t0,
+        json.dump({"args": vars(args), "spec": spec.to_dict(), "n_train": len(x), "n_real": n_real,
+                   "seconds": time.time() - t0,
                    **res}, f, indent=1)
 
 

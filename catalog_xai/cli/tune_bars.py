@@ -70,7 +70,9 @@ def main(argv=None) -> int:
     ap.add_argument("--survey", required=True, help="survey prefix with images and a reference length column")
     ap.add_argument("--output", required=True, help="where results.json, grid.csv and job.yaml go")
     ap.add_argument("--checkpoint", default=storage.DEFAULT_CHECKPOINT)
-    ap.add_argument("--reference", default="true_bar_length_pix", help="reference length column, original pixels")
+    ap.add_argument("--reference", default="true_bar_length_pix", help="reference length column")
+    ap.add_argument("--reference-unit", choices=("pix", "arcsec"), default="pix",
+                    help="unit of the reference column: original pixels, or arcsec (divided by pixel_scale_arcsec)")
     ap.add_argument("--where", default="true_has_bar", help="boolean column selecting galaxies (if present)")
     g = ap.add_argument_group("the grid searched (the paper's by default)")
     g.add_argument("--grid-s-noise", type=float, nargs="+", default=list(tuning.PAPER_S_NOISE))
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
                     help="also train and test the direct-regression control CNN (paper §4.6) on the same splits")
     ap.add_argument("--control-epochs", type=int, default=40)
     ap.add_argument("--control-architecture", default="small_xception")
+    ap.add_argument("--isophote-baseline", action="store_true",
+                    help="also measure the classical isophote bar length on the same test galaxies")
     add_method_arguments(ap, "method (the tuned parameters are searched; the others are used as given)")
     args = parse_job(ap, argv)
     base = method_params(args, storage.read_manifest(args.checkpoint))
@@ -103,6 +107,10 @@ def main(argv=None) -> int:
     grey = greyscale(x).numpy()
     to_orig = framed.map_to_original[keep]
     ref = t[args.reference].to_numpy(float)
+    if args.reference_unit == "arcsec":
+        if C.PIXEL_SCALE not in t:
+            raise SystemExit(f"error: --reference-unit arcsec needs the {C.PIXEL_SCALE} column in {args.survey}")
+        ref = ref / t[C.PIXEL_SCALE].to_numpy(float)
     objids = t[C.OBJID].tolist()
     rng = np.random.default_rng(base.seed)
     tune = np.zeros(len(t), bool)
@@ -130,11 +138,12 @@ def main(argv=None) -> int:
                     linearity=best["linearity"], ensemble_method=best["ensemble_method"],
                     length_scale=weighted["scale"])
     job = {"checkpoint": args.checkpoint, METHOD_SECTION: tuned.to_dict()}
-    control = (train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size)
+    control = (train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size, base.seed)
                if args.control else None)
+    isophote = isophote_on_test(t[C.IMAGE].tolist(), ref, test) if args.isophote_baseline else None
     figures = make_figures(args, t, x, maps_cache, grey, rows, best, runs[0], ref, tune, to_orig, names, weighted)
 
-    results = {"control": control, "figures": figures, "survey": args.survey, "galaxies": len(t),
+    results = {"control": control, "isophote": isophote, "figures": figures, "survey": args.survey, "galaxies": len(t),
                "tune": int(tune.sum()), "test": int(test.sum()), "n_samples": base.n_samples, "framing": framing,
                "best": best, "weighted_fit_test": weighted, "mean_decile_error_pix": float(np.nanmean(err)),
                "grid": rows, "seconds": time.perf_counter() - t0}
@@ -152,18 +161,28 @@ def main(argv=None) -> int:
     return 0
 
 
-def train_control(args, x, target, tune, to_px):
+def isophote_on_test(images: list[bytes], ref: np.ndarray, test: np.ndarray) -> dict:
+    """The classical isophote bar length (``core.isophotes``) on the same test galaxies."""
+    from catalog_xai.core.catalogue import isophote_lengths
+
+    lengths, status = isophote_lengths(images, list(np.flatnonzero(test)))
+    out = compare_lengths(lengths[test], ref[test])
+    return {"tested_on": int(test.sum()), "measured": int(np.isfinite(lengths[test]).sum()),
+            "pearson_rho": out["pearson_rho"], "rmse_pix": out["rmse"], "median_ratio": out["median_ratio"]}
+
+
+def train_control(args, x, target, tune, to_px, seed: int):
     """Paper §4.6: a CNN trained directly on bar lengths (one output), same tune/test split."""
     from catalog_xai.core.models import create_model, default_spec
     from catalog_xai.core.training import TrainConfig, train_model
 
-    torch.manual_seed(args.seed)
+    torch.manual_seed(seed)
     model = create_model(default_spec(args.control_architecture, num_outputs=1))
     x8 = (x * 255 + 0.5).to(torch.uint8)
     y = torch.from_numpy(target.astype(np.float32))[:, None]
     idx = np.flatnonzero(tune)
     res = train_model(model, x8[idx], y[idx],
-                      TrainConfig(epochs=args.control_epochs, val_fraction=0.16, seed=args.seed),
+                      TrainConfig(epochs=args.control_epochs, val_fraction=0.16, seed=seed),
                       log=lambda m: None)
     with torch.no_grad():
         pred = torch.sigmoid(model(x[~tune])).numpy()[:, 0] * to_px[~tune]
@@ -249,6 +268,11 @@ def write_report(args, results, job):
         lines += [f"Control CNN ({c['architecture']}, trained directly on lengths, {c['trained_on']} galaxies, "
                   f"{c['epochs']} epochs): "
                   f"rho {c['pearson_rho']:.3f}, RMSE {c['rmse_pix']:.1f} pix on the same test set.", ""]
+    if results.get("isophote"):
+        c = results["isophote"]
+        lines += [f"Isophote baseline (ellipse fits, Erwin 2005; {c['measured']} of {c['tested_on']} measured): "
+                  f"rho {c['pearson_rho']:.3f}, RMSE {c['rmse_pix']:.1f} pix, median measured/reference "
+                  f"{c['median_ratio']:.2f} on the same test set.", ""]
     lines += [f"`{JOB_FILE}` (run it with `cxai-classify --config {JOB_FILE}`):", "", "```yaml", dump_job(job).rstrip(),
               "```", ""]
     lines += [f"![{f}]({f})" for f in results["figures"]]
