@@ -17,7 +17,7 @@ from catalog_xai.core.models import ModelSpec, create_model, default_spec
 from catalog_xai.storage import save_ensemble
 
 
-def load_member(path: str, architecture: str, framing: str):
+def load_member(path: str, architecture: str, framing: str, crop_fraction: float):
     state = torch.load(path, map_location="cpu", weights_only=True)
     if "history" in state:  # a training state: its best weights so far
         state = state["best_model"] or state["model"]
@@ -25,7 +25,7 @@ def load_member(path: str, architecture: str, framing: str):
     try:
         spec = ModelSpec.from_dict(json.load(open(meta))["spec"])
     except (OSError, KeyError):
-        spec = default_spec(architecture, framing=framing)
+        spec = default_spec(architecture, framing=framing, crop_fraction=crop_fraction)
     model = create_model(spec)
     model.load_state_dict(state)
     return model.eval()
@@ -35,14 +35,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("members", nargs="+")
     ap.add_argument("--architecture", default="silu_slim")
-    ap.add_argument("--framing", default="native")
+    ap.add_argument("--framing", default="measured", help="as trained (when no <member>.json says)")
+    ap.add_argument("--crop-fraction", type=float, default=0.25, help="as trained (when no <member>.json says)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--training-data", default="generated galaxies (scripts/train_bar_ensemble.py)")
     ap.add_argument("--method", default=None, help="JSON of method parameters for the manifest")
     ap.add_argument("--extra", default=None, help="JSON of further manifest entries (provenance)")
     args = ap.parse_args()
-    models = [load_member(p, args.architecture, args.framing) for p in args.members]
+    models = [load_member(p, args.architecture, args.framing, args.crop_fraction) for p in args.members]
     extra = json.loads(args.extra) if args.extra else {}
     if args.method:
         extra["method"] = json.loads(args.method)

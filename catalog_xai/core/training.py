@@ -225,6 +225,7 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
         model.train()
         order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
         se, cnt = 0.0, 0
+        sal_sum, sal_cnt = 0.0, 0
         # Whole global batches of at least one galaxy per worker, so all workers step together.
         for i in range(0, len(order) - world + 1, cfg.batch_size):
             idx = order[i : i + cfg.batch_size][rank::world]
@@ -241,8 +242,10 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
             if cfg.saliency_weight > 0:
                 barred = m.flatten(1).amax(1) > 0.5
                 if barred.any():
-                    loss = loss + cfg.saliency_weight * mask_saliency_loss(model, x[barred], m[barred],
-                                                                           cfg.saliency_target)
+                    sal_loss = mask_saliency_loss(model, x[barred], m[barred], cfg.saliency_target)
+                    loss = loss + cfg.saliency_weight * sal_loss
+                    sal_sum += float(sal_loss.detach()) * int(barred.sum())
+                    sal_cnt += int(barred.sum())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -255,8 +258,11 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
         for k, v in (("epoch", epoch + 1), ("train_rmse", math.sqrt(se / max(cnt, 1))), ("val_rmse", val),
                      ("lr", opt.param_groups[0]["lr"]), ("seconds", elapsed)):
             history[k].append(v)
+        if sal_cnt:  # 1 - r between the input-gradient maps and the bar masks, barred galaxies of the epoch
+            history.setdefault("mask_loss", []).append(sal_sum / sal_cnt)
         log(f"{net.spec.architecture} epoch {epoch + 1}: train RMSE {history['train_rmse'][-1]:.4f} "
-            f"val RMSE {val:.4f} lr {opt.param_groups[0]['lr']:.1e} ({elapsed:.0f} s)")
+            f"val RMSE {val:.4f} lr {opt.param_groups[0]['lr']:.1e} ({elapsed:.0f} s)"
+            + (f" mask loss {sal_sum / sal_cnt:.3f}" if sal_cnt else ""))
         if val < best - 1e-5:
             best, stale = val, 0
             best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
