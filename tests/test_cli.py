@@ -86,3 +86,14 @@ def test_readme_python_example_runs_as_written(monkeypatch, capsys):
     lengths = [float(v) for v in re.findall(r"[\d.]+", out[-1])]
     assert len(lengths) == 4 and all(1 <= v <= 112 * 2 for v in lengths)
     assert "no redshift: kpc not computed" in " ".join(out)  # the sample has no redshifts
+
+
+def test_shipped_ensembles_method_defaults_are_valid_parameters():
+    """Each built-in ensemble's own defaults (its manifest's ``method``) are parameters the job accepts."""
+    from catalog_xai import storage
+
+    for name in storage.BUILTIN_CHECKPOINTS:
+        manifest = storage.read_manifest(name)
+        params = MethodParams.from_dict(manifest.get("method", {}))
+        for key, value in manifest.get("method", {}).items():
+            assert getattr(params, key) == value
