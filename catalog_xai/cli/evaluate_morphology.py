@@ -82,7 +82,7 @@ def main(argv=None) -> int:
                                          if barred.any() else None}
         m["mean_predicted_bar_fraction_on_volunteer_barred"] = float(np.nanmean(conditional_bar_fraction(pred)[barred]))
         results["ensembles"][ckpt] = m
-        if barred.any():
+        if barred.any() and args.figure_galaxies > 0:  # --figure-galaxies 0: no figure
             _figure(ens, t[barred].iloc[: args.figure_galaxies], params, out / f"fig_real_bars_{Path(ckpt).name}.png")
     storage.write_json(results, str(out / "metrics.json"))
     print(json.dumps(results, indent=1))
