@@ -115,7 +115,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(base.seed)
     tune = np.zeros(len(t), bool)
     tune[rng.permutation(len(t))[: len(t) // 3]] = True
-    names = [m.spec.architecture for m in ens.models]
+    archs = [m.spec.architecture for m in ens.models]  # members of one architecture get their index
+    names = [a if archs.count(a) == 1 else f"{a}-{k}" for k, a in enumerate(archs)]
     print(f"{len(t)} galaxies ({framing} framing): {tune.sum()} to tune, {(~tune).sum()} to test; N={base.n_samples}")
 
     maps_cache = {}
