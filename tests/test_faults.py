@@ -32,6 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import s3fs
@@ -277,9 +279,14 @@ def survey(s3_bucket, s3_endpoint, synthetic_table):
     """Three shards (8 galaxies) on S3; yields (bucket, fault proxy, storage options via the proxy, direct fs)."""
     bucket, _ = s3_bucket
     fs = s3fs.S3FileSystem(endpoint_url=s3_endpoint)
+    rng = np.random.default_rng(0)
     for name, (start, n) in SHARDS.items():
         buf = io.BytesIO()
-        pq.write_table(synthetic_table.slice(start, n), buf)
+        # Incompressible pass-through bytes keep each shard larger than pyarrow's first read of a
+        # file's tail (64 KiB), so that reads after the footer happen whatever the images weigh.
+        table = synthetic_table.slice(start, n)
+        table = table.append_column("notes", pa.array([rng.bytes(40_000) for _ in range(n)], pa.binary()))
+        pq.write_table(table, buf)
         fs.pipe(f"{bucket}/survey/{name}", buf.getvalue())
     proxy = FaultProxy(s3_endpoint)
     opts = {"endpoint_url": proxy.url, "config_kwargs": {"retries": {"total_max_attempts": 1}}}
