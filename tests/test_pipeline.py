@@ -161,6 +161,11 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
     assert list(ft["objid"]) == list(df["objid"]) == synthetic_table.column("objid").to_pylist()[:6]
     np.testing.assert_allclose(np.asarray(ft["bar_length_kpc"]), df["bar_length_kpc"].to_numpy(), equal_nan=True)
     assert [s.strip() for s in ft["status"]] == list(df["status"])
+    # the edge flag: 1 / 0 in FITS, null (TNULL) where the Parquet flag is null
+    with fits.open(tmp_path / "release" / "vac.fits") as hdul:
+        edge = Table.read(hdul["CATALOGUE"])["bar_reaches_edge"]
+    want = [None if v is None or v is pd.NA else int(v) for v in df["bar_reaches_edge"]]
+    assert [None if np.ma.is_masked(v) else int(v) for v in edge] == want
     assert header["HIERARCH CXAI PARAM TC"] == 0.8 and header["HIERARCH CXAI PARAM N_SAMPLES"] == 2
     units = {header[k]: header[k.replace("TTYPE", "TUNIT")] for k in header
              if k.startswith("TTYPE") and k.replace("TTYPE", "TUNIT") in header}

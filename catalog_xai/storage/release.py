@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from .. import __version__, storage
@@ -58,7 +59,14 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
     storage.write_table_atomic(table, pq_url, storage_options)
     files[f"{name}.parquet"] = pq_url
     if fits:
-        t = Table.from_pandas(table.to_pandas())
+        df = table.to_pandas()
+        for field in table.schema:
+            if pa.types.is_boolean(field.type):
+                # FITS logical columns have no null astropy writes (a masked bool comes back True):
+                # a flag becomes a 16-bit integer, 1 / 0, with TNULL where it is null
+                df[field.name] = pd.array([None if v is None else int(v) for v in table.column(field.name).to_pylist()],
+                                          dtype="Int16")
+        t = Table.from_pandas(df)
         for col in t.colnames:
             spec = C.OUTPUT_BY_NAME.get(col)
             if spec is not None:
