@@ -22,6 +22,7 @@ and docs/figures/bar_lab_<ensemble>.png.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -71,49 +72,31 @@ def real_set(folder: Path) -> LabSet:
                   np.full(n, np.nan), scale, np.full(n, np.nan), table["redshift"].to_numpy(float), False)
 
 
-def isophote_lengths(lab: LabSet) -> tuple[np.ndarray, list[str]]:
-    from catalog_xai.core.isophotes import isophote_bar_length
-    from catalog_xai.core.preprocess import decode_image
-
-    out, status = np.full(len(lab.images), np.nan), []
-    for i, data in enumerate(lab.images):
-        res = isophote_bar_length(decode_image(data).astype(float).mean(axis=2))
-        out[i] = res.length_pix
-        status.append(res.status)
-    return out, status
-
-
-def run_lab_ensemble(name: str, lab: LabSet, params) -> dict:
+def run_lab_ensemble(ens, lab: LabSet, params) -> dict:
     """The ensemble's lengths (cutout pixels) on one set, through the product's own path."""
     from catalog_xai import columns as C
-    from catalog_xai import storage
     from catalog_xai.core.catalogue import measure_and_convert, run_ensemble
 
-    ens = storage.load_ensemble(name)
     framing = ens.framing
     if not lab.gz2_framed and framing == "native":
         framing = "measured"  # tight survey cutouts: a native-framed model needs them reframed
     p = replace(params, framing=framing)
-    out = {"length_pix": np.full(len(lab.images), np.nan), "maps": [], "framed": [], "threshold": [],
-           "map_to_original": []}
+    out = {"length_pix": np.full(len(lab.images), np.nan), "maps": [], "framed": [], "threshold": []}
     t0 = time.perf_counter()
     for s in range(0, len(lab.images), 16):
         sl = slice(s, s + 16)
         kw = dict(objid=list(lab.objid[sl]), pixel_scale_arcsec=list(lab.pixel_scale[sl]))
-        import warnings
-
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # the FramingWarning of a reframed native model
             inf = run_ensemble(ens, image=lab.images[sl], params=p, **kw)
         cols = measure_and_convert(inf, redshift=list(lab.redshift[sl]), params=p, **kw)
         out["length_pix"][sl] = cols[C.BAR_LENGTH_PIX]
         out["maps"].append(inf.maps.mean(axis=0))
         out["framed"].append(inf.framed.x.numpy())
         out["threshold"].append(cols[C.BAR_THRESHOLD])
-        out["map_to_original"].append(inf.map_to_original)
     out["seconds"] = time.perf_counter() - t0
     out["framing"] = framing
-    for k in ("maps", "framed", "threshold", "map_to_original"):
+    for k in ("maps", "framed", "threshold"):
         out[k] = np.concatenate(out[k])
     return out
 
@@ -178,6 +161,8 @@ def panel_figure(lab: LabSet, res: dict, path: Path, title: str) -> None:
 
 
 def bench_bar_lab(args) -> None:
+    from catalog_xai import storage
+    from catalog_xai.core.catalogue import isophote_lengths
     from catalog_xai.core.params import MethodParams
 
     from .__main__ import _save
@@ -191,16 +176,19 @@ def bench_bar_lab(args) -> None:
         print(f"no real tuning set at {real}: skipping it")
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
                                    ("linearity", args.linearity)) if v is not None}
+    ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
+    # each ensemble's own defaults (its manifest's method section) under the lab's overrides
+    params = {name: MethodParams.from_dict({**ens.manifest.get("method", {}), **overrides})
+              for name, ens in ensembles.items()}
     rows = []
     for lab in sets:
         if not args.no_isophote:
             t0 = time.perf_counter()
-            iso, status = isophote_lengths(lab)
+            iso, _ = isophote_lengths(lab.images, range(len(lab.images)))
             rows.append({"set": lab.name, "method": "isophote (Erwin 2005)", **figures_for(lab, iso),
                          "seconds": time.perf_counter() - t0})
-        for name in args.checkpoints:
-            params = _manifest_params(name, overrides)
-            res = run_lab_ensemble(name, lab, params)
+        for name, ens in ensembles.items():
+            res = run_lab_ensemble(ens, lab, params[name])
             rows.append({"set": lab.name, "method": f"saliency: {name}", **figures_for(lab, res["length_pix"]),
                          "seconds": res["seconds"], "framing": res["framing"]})
             panel_figure(lab, res, ROOT / "docs" / "figures" / f"bar_lab_{name.replace('/', '_')}_{lab.name}.png",
@@ -208,16 +196,6 @@ def bench_bar_lab(args) -> None:
             print(_short(rows[-1]), flush=True)
     _save(args.output, rows, {"n_per_cell": args.per_cell, "overrides": overrides,
                             "total_seconds": time.perf_counter() - t_start})
-    del MethodParams
-
-
-def _manifest_params(name: str, overrides: dict):
-    from catalog_xai import storage
-    from catalog_xai.core.params import MethodParams
-
-    ens = storage.load_ensemble(name)
-    base = dict(ens.manifest.get("method", {})) if hasattr(ens, "manifest") else {}
-    return MethodParams.from_dict({**base, **overrides})
 
 
 def _short(row: dict) -> str:

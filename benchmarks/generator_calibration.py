@@ -32,11 +32,14 @@ def image_stats(rgb: np.ndarray, bar_pix: float) -> dict:
     c = (a.shape[0] - 1) / 2
     yy, xx = np.indices(mx.shape)
     rr = np.hypot(yy - c, xx - c) / (bar_pix / 2)
-    prof = [float(mx[(rr < 0.12) if q == 0 else (np.abs(rr - q) < 0.12)].mean()) if
-            ((rr < 0.12) if q == 0 else (np.abs(rr - q) < 0.12)).any() else float("nan") for q in RADII]
+
+    def ring(q: float, width: float) -> np.ndarray:  # pixels at radius q (a disc at q = 0)
+        return (rr < width) if q == 0 else (np.abs(rr - q) < width)
+
+    prof = [float(mx[ring(q, 0.12)].mean()) if ring(q, 0.12).any() else float("nan") for q in RADII]
     colour = {}
     for q in (0.0, 0.5, 2.0):
-        sel = (rr < 0.15) if q == 0 else (np.abs(rr - q) < 0.15)
+        sel = ring(q, 0.15)
         rgbm = a[sel].mean(axis=0) if sel.any() else np.full(3, np.nan)
         colour[f"g_over_r_at_{q:g}"] = float(rgbm[1] / rgbm[0])
         colour[f"b_over_r_at_{q:g}"] = float(rgbm[2] / rgbm[0])

@@ -88,10 +88,9 @@ def main(argv=None) -> int:
                     help="also measure the classical isophote bar length on the same test galaxies")
     add_method_arguments(ap, "method (the tuned parameters are searched; the others are used as given)")
     args = parse_job(ap, argv)
-    base = method_params(args, storage.read_manifest(args.checkpoint))
     t0 = time.perf_counter()
-
     ens = storage.load_ensemble(args.checkpoint)
+    base = method_params(args, ens.manifest)
     spec = ens.spec
     t = load(args.survey, args.reference, args.where, args.limit)
     framing = resolve_framing(ens.framing, base.framing)

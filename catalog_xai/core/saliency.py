@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .. import columns as C
-from .params import PAPER
+from .params import PAPER, SCORES
 from .preprocess import greyscale
 
 
@@ -42,7 +42,14 @@ def score_target(score: str) -> int | tuple[int, int]:
         return C.BAR_YES_INDEX
     if score == "contrastive":
         return (C.BAR_YES_INDEX, C.KAGGLE_IDS.index("3.2"))
-    raise ValueError(f"unknown score {score!r}; use one of ('cumulative', 'contrastive')")
+    raise ValueError(f"unknown score {score!r}; use one of {SCORES}")
+
+
+def target_score(logits: torch.Tensor, target: int | tuple[int, int]) -> torch.Tensor:
+    """The summed score to differentiate: one logit, or the contrast of a pair (``score_target``)."""
+    if isinstance(target, tuple):
+        return (logits[:, target[0]] - logits[:, target[1]]).float().sum()
+    return logits[:, target].float().sum()
 
 
 def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
@@ -124,11 +131,7 @@ def smoothgrad(
                     part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
                     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                         enabled=autocast_dtype is not None):
-                        logits = model(part)
-                        if isinstance(target, tuple):
-                            score = (logits[:, target[0]] - logits[:, target[1]]).float().sum()
-                        else:
-                            score = logits[:, target].float().sum()
+                        score = target_score(model(part), target)
                     (grad,) = torch.autograd.grad(score, part)
                     sums[m].index_add_(0, idx, grad.float().abs())
         _join(streams)  # before the main stream frees or reuses this group's tensors

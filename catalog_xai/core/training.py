@@ -38,7 +38,7 @@ class TrainConfig:
     noise_s: float = 0.0
     #: Weight of the saliency-mask loss (``mask_saliency_loss``); needs the bar masks.
     saliency_weight: float = 0.0
-    saliency_target: int = C.BAR_YES_INDEX
+    saliency_target: int | tuple[int, int] = C.BAR_YES_INDEX  # as ``saliency.score_target`` gives
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness: tuple[float, float],
@@ -90,17 +90,20 @@ def add_smoothgrad_noise(x: torch.Tensor, s_noise: float, gen: torch.Generator) 
     return x + torch.randn(x.shape, generator=gen, device=x.device) * (s_noise * span)
 
 
-def mask_saliency_loss(model: torch.nn.Module, x: torch.Tensor, masks: torch.Tensor, target: int) -> torch.Tensor:
+def mask_saliency_loss(model: torch.nn.Module, x: torch.Tensor, masks: torch.Tensor,
+                       target: int | tuple[int, int]) -> torch.Tensor:
     """1 - Pearson r between each image's input-gradient map and its bar mask, averaged.
 
-    The map is |d logit_target / d x| summed over channels and smoothed over 3x3 pixels (a
+    The map is |d score / d x| (``saliency.target_score``) summed over channels and smoothed over 3x3 pixels (a
     one-sample SmoothGrad map); ``masks`` (B, 1, H, W) the bar's outline from the generator.
     Correlation rewards a map that covers the bar as well as one that stays inside it: a
     penalty on the saliency outside alone lets the map shrink to a dot (saliency-notes.md).
     Differentiable in the weights (double back-propagation).
     """
+    from .saliency import target_score
+
     x = x.detach().requires_grad_(True)
-    score = model(x)[:, target].sum()
+    score = target_score(model(x), target)
     (grad,) = torch.autograd.grad(score, x, create_graph=True)
     sal = F.avg_pool2d(grad.abs().sum(1, keepdim=True), 3, 1, 1).flatten(1)
     m = masks.flatten(1)
