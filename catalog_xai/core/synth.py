@@ -123,6 +123,13 @@ def sample_truth(rng: np.random.Generator) -> dict:
     return t
 
 
+def _bar_frame(t: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates along and across the bar in the disk plane, from the galaxy's (u, v) (major,
+    minor axis in the image), and the bar's squared elliptical radius m^2 (1 on its outline)."""
+    bu, bv = _rotate(u, v / max(t["cos_i"], 0.08), t["bar_phi"])
+    return bu, bv, (bu / t["bar_a_pix"]) ** 2 + (bv / (t["bar_q"] * t["bar_a_pix"])) ** 2
+
+
 def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
                   pixel_scale_arcsec: float | None = None, style: str = "train") -> np.ndarray:
     """Render the truth ``t`` as a uint8 RGB cutout of ``size`` pixels.
@@ -166,8 +173,7 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
             img += colours["arms"] * arms[..., None] / arms.sum() * 0.35 * flux_total * (1 - t["bulge_to_total"])
         img += colours["disk"] * disk[..., None] / disk.sum() * (1 - t["bulge_to_total"]) * flux_total
         if t["has_bar"]:
-            bu, bv = _rotate(u, v / max(t["cos_i"], 0.08), t["bar_phi"])
-            m2 = (bu / t["bar_a_pix"]) ** 2 + (bv / (t["bar_q"] * t["bar_a_pix"])) ** 2
+            bu, bv, m2 = _bar_frame(t, u, v)
             if alt:  # boxy isophotes, nearly flat along the bar, a sharp end
                 mb = (np.abs(bu / t["bar_a_pix"]) ** 3 + np.abs(bv / (t["bar_q"] * t["bar_a_pix"])) ** 3) ** (2 / 3)
                 bar = np.where(mb < 1, np.sqrt(1 - np.minimum(mb, 1)), 0.0)
@@ -244,8 +250,7 @@ def bar_mask(t: dict, size: int, field: float = IMAGE_SIZE) -> np.ndarray:
     coord = (np.arange(size) + 0.5 - size / 2) * step
     x, y = np.meshgrid(coord, coord)
     u, v = _rotate(x, y, t["pa"])
-    bu, bv = _rotate(u, v / max(t["cos_i"], 0.08), t["bar_phi"])
-    m2 = (bu / t["bar_a_pix"]) ** 2 + (bv / (t["bar_q"] * t["bar_a_pix"])) ** 2
+    m2 = _bar_frame(t, u, v)[2]
     return np.where(m2 < 1, 1 - np.minimum(m2, 1), 0.0).astype(np.float32)
 
 
