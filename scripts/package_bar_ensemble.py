@@ -11,16 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
 from catalog_xai.core.models import ModelSpec, create_model, default_spec
 from catalog_xai.storage import save_ensemble
+from catalog_xai.storage.checkpoints import load_weights
 
 
 def load_member(path: str, architecture: str, framing: str, crop_fraction: float):
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if "history" in state:  # a training state: its best weights so far
-        state = state["best_model"] or state["model"]
+    state = load_weights(path)
     meta = path.replace(".state.pt", ".json").replace(".pt", ".json")
     try:
         spec = ModelSpec.from_dict(json.load(open(meta))["spec"])

@@ -25,7 +25,7 @@ import torch
 
 from catalog_xai.core.models import default_spec
 from catalog_xai.core.training import TrainConfig, new_member, train_model
-from catalog_xai.storage.checkpoints import load_train_state, save_train_state
+from catalog_xai.storage.checkpoints import load_train_state, load_weights, save_train_state
 
 
 def main() -> None:
@@ -79,12 +79,7 @@ def main() -> None:
     name = f"{args.architecture}-s{args.seed}{args.tag}"
     state_path = os.path.join(args.out, f"{name}.state.pt")
     resume = load_train_state(state_path) if os.path.exists(state_path) else None
-    init = None
-    if args.init:
-        init = torch.load(args.init, map_location="cpu", weights_only=True)
-        if "history" in init:
-            init = init["best_model"] or init["model"]
-    model = new_member(spec, args.seed, init)
+    model = new_member(spec, args.seed, load_weights(args.init) if args.init else None)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, noise_s=args.noise_s,
                       saliency_weight=args.saliency_weight, plateau_patience=3, early_stop_patience=6)
     t0 = time.time()

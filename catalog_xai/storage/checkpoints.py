@@ -148,3 +148,11 @@ def save_train_state(state: dict, path: str) -> None:
 def load_train_state(path: str) -> dict:
     """Read a training state; ``weights_only`` so a tampered file cannot run code on load."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_weights(path: str) -> dict:
+    """A model's weights from a saved state dict, or from a training state (its best weights so far)."""
+    state = load_train_state(path)
+    if "history" in state:  # a training state (``train_model``'s ``on_epoch``)
+        state = state["best_model"] or state["model"]
+    return state
