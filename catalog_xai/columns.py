@@ -54,10 +54,25 @@ KAGGLE_IDS: tuple[str, ...] = tuple(k for k, _ in GZ2_ANSWERS)
 ANSWER_NAMES: tuple[str, ...] = tuple(n for _, n in GZ2_ANSWERS)
 BAR_YES_INDEX = KAGGLE_IDS.index("3.1")  # the SmoothGrad target (method.md §3)
 
+#: Version of the column contract (schemas/CHANGES.md says what changed).  2: the per-question
+#: fractions took the plain ``_fraction`` names (Galaxy Zoo DECaLS / Zoobot), the Kaggle ones
+#: became ``_cumulative_fraction``; units and provenance travel in every shard; ``flags``.
+CONTRACT_VERSION = 2
+
+#: Per-question ("conditional") fractions: of the volunteers asked a question, the fraction
+#: giving each answer; the answers of a question sum to 1.  What astronomers select on.
 FRACTION_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction" for n in ANSWER_NAMES)
 SPREAD_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction_std" for n in ANSWER_NAMES)
+#: Kaggle "Galaxy Challenge" cumulative fractions (an answer's fraction times the fractions of
+#: the answers leading to its question): what the networks predict.
+CUMULATIVE_COLUMNS: tuple[str, ...] = tuple(f"{n}_cumulative_fraction" for n in ANSWER_NAMES)
+CUMULATIVE_SPREAD_COLUMNS: tuple[str, ...] = tuple(f"{n}_cumulative_fraction_std" for n in ANSWER_NAMES)
 #: Volunteer vote fractions in a training survey (cumulative, as the Kaggle targets).
-LABEL_COLUMNS: tuple[str, ...] = tuple(f"vote_{n}_fraction" for n in ANSWER_NAMES)
+LABEL_COLUMNS: tuple[str, ...] = tuple(f"vote_{n}_cumulative_fraction" for n in ANSWER_NAMES)
+#: Contract 1's names of the same labels (then ``vote_<answer>_fraction``), refused with a hint.
+LEGACY_LABEL_COLUMNS: tuple[str, ...] = tuple(f"vote_{n}_fraction" for n in ANSWER_NAMES)
+#: The model outputs as contract 1's manifests name them (still loadable: same order, same meaning).
+LEGACY_OUTPUT_COLUMNS: tuple[str, ...] = FRACTION_COLUMNS
 #: Volunteer vote counts per answer, where a source gives them (e.g. Hart et al. 2016).
 VOTE_COUNT_COLUMNS: tuple[str, ...] = tuple(f"votes_{n}_count" for n in ANSWER_NAMES)
 
@@ -109,6 +124,7 @@ INPUT_COLUMNS: tuple[Column, ...] = (
         required=False,
     ),
 )
+INPUT_BY_NAME = {c.name: c for c in INPUT_COLUMNS}
 REQUIRED_INPUT = tuple(c.name for c in INPUT_COLUMNS if c.required)
 SCALE_ALTERNATIVES = (PIXEL_SCALE, PETRO_R90)  # at least one must be present
 #: Input columns not copied to the catalogue (the images stay in the survey, linked by objid).
@@ -126,24 +142,59 @@ BAR_LENGTH_ISOPHOTE_ARCSEC = "bar_length_isophote_arcsec"
 ISOPHOTE_STATUS = "isophote_status"
 STATUS = "status"
 STATUS_OK = "ok"
+FLAGS = "flags"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One bit of the ``flags`` column: stable across versions (a bit is never reused)."""
+
+    bit: int
+    name: str
+    description: str
+
+    @property
+    def value(self) -> int:
+        return 1 << self.bit
+
+
+#: The ``flags`` bitmask beside the human-readable ``status``; 0 means nothing to note.
+FLAG_BITS: tuple[Flag, ...] = (
+    Flag(0, "objid_missing", "No objid: the row was not processed (all results null)."),
+    Flag(1, "image_unusable", "The image could not be decoded or framed (all results null; status says why)."),
+    Flag(2, "saliency_flat", "The saliency map is flat: no bar length."),
+    Flag(3, "no_pixel_scale", "No usable pixel scale: arcsec and kpc lengths null."),
+    Flag(4, "no_redshift", "No usable redshift: kpc lengths null."),
+    Flag(5, "bar_reaches_edge", "The measured bar touches the edge of the image data: the length is a lower limit."),
+    Flag(6, "isophote_failed", "The isophote baseline was requested and gave no length (isophote_status says why)."),
+)
+FLAG = {f.name: f.value for f in FLAG_BITS}
+
+
+def flag_names(flags: int) -> list[str]:
+    """The names of the bits set in a ``flags`` value."""
+    return [f.name for f in FLAG_BITS if flags & f.value]
 
 _Q_DESC = {q.name: q for q in GZ2_TREE}
 
 
 def _fraction_columns() -> list[Column]:
     cols = []
-    for (kid, name), frac, spread in zip(GZ2_ANSWERS, FRACTION_COLUMNS, SPREAD_COLUMNS):
-        cols.append(
-            Column(
-                frac,
-                pa.float32(),
-                "",
-                f"GZ2 Class{kid} ({name}): ensemble-mean predicted cumulative vote fraction.",
-            )
-        )
-        cols.append(
-            Column(spread, pa.float32(), "", f"Standard deviation of Class{kid} over the ensemble members.")
-        )
+    question_of = {f"{q.name}_{a}": q for q in GZ2_TREE for a in q.answers}
+    for name, frac, spread in zip(ANSWER_NAMES, FRACTION_COLUMNS, SPREAD_COLUMNS):
+        q = question_of[name]
+        cols.append(Column(frac, pa.float32(), "",
+                           f"GZ2 {q.name} = {name[len(q.name) + 1:]}: ensemble-mean predicted fraction of the "
+                           f"volunteers asked question {q.number} who give this answer (per question, as Galaxy "
+                           "Zoo DECaLS and Zoobot; a question's answers sum to 1). Select on it together with "
+                           "the cumulative fraction of the answer that leads to the question."))
+        cols.append(Column(spread, pa.float32(), "", f"Standard deviation of {frac} over the ensemble members."))
+    for (kid, name), frac, spread in zip(GZ2_ANSWERS, CUMULATIVE_COLUMNS, CUMULATIVE_SPREAD_COLUMNS):
+        cols.append(Column(frac, pa.float32(), "",
+                           f"GZ2 Class{kid} ({name}): ensemble-mean predicted cumulative vote fraction (Kaggle "
+                           "Galaxy Challenge: the per-question fraction times those of the answers leading to "
+                           "the question), what the networks predict."))
+        cols.append(Column(spread, pa.float32(), "", f"Standard deviation of Class{kid} over the ensemble members."))
     return cols
 
 
@@ -195,15 +246,37 @@ OUTPUT_COLUMNS: tuple[Column, ...] = (
     Column(BAR_LENGTH_ISOPHOTE_ARCSEC, pa.float32(), "arcsec", "The isophote bar length on the sky."),
     Column(ISOPHOTE_STATUS, pa.string(), "", "'ok', or why the isophote bar length is null."),
     Column(STATUS, pa.string(), "", "'ok', or short reasons ('; '-separated) why values are null."),
+    Column(FLAGS, pa.int32(), "", "Bitmask of what to note about the row (0: nothing): "
+           + "; ".join(f"{f.value} {f.name}" for f in FLAG_BITS) + " (schemas/output.json)."),
 )
 OUTPUT_BY_NAME = {c.name: c for c in OUTPUT_COLUMNS}
+
+# ------------------------------------------------- saliency-map side dataset (--save-maps)
+MAPS_DIR = "_maps"  # under the catalogue prefix; the underscore keeps it out of the shard listing
+MAP = "saliency_map"
+MAP_COLUMNS: tuple[Column, ...] = (
+    Column(OBJID, pa.int64(), "", "Object identifier, as in the catalogue."),
+    Column("map_side", pa.int16(), "pix", "Side of the square map in map pixels (the model's input size)."),
+    Column(MAP, pa.binary(), "", "Ensemble-mean SmoothGrad map, normalised to [0, 1], as Algorithm 1 measured it: "
+                                 "map_side x map_side little-endian float16, row-major (y, x) like the image."),
+    Column("map_origin_pix", pa.float32(), "pix", "Image-pixel coordinate (x and y alike) of the map's top-left "
+                                                  "corner on the input cutout; negative where the frame was padded."),
+    Column("map_pixel_pix", pa.float32(), "pix / pix", "Input-image pixels per map pixel."),
+    Column("image_side", pa.int32(), "pix", "Side of the input cutout in pixels."),
+)
 
 
 def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False) -> pa.Schema:
     """Arrow schema of a catalogue shard: objid, pass-through input columns, then results."""
-    fields = [pa.field(OBJID, pa.int64())]
+    def described(field: pa.Field, col: Column | None) -> pa.Field:
+        if col is None or field.metadata:  # a user's own column keeps the metadata it came with
+            return field
+        return field.with_metadata({"unit": col.unit, "description": col.description})
+
+    fields = [described(pa.field(OBJID, pa.int64()), OUTPUT_COLUMNS[0])]
     if passthrough is not None:
-        fields += [f for f in passthrough if f.name != OBJID and f.name not in NOT_PASSED_THROUGH]
+        fields += [described(f, INPUT_BY_NAME.get(f.name)) for f in passthrough
+                   if f.name != OBJID and f.name not in NOT_PASSED_THROUGH]
     for c in OUTPUT_COLUMNS[1:]:
         if c.name == BAR_LENGTH_KPC_H and not kpc_h:
             continue
@@ -237,6 +310,7 @@ def schema_documents() -> dict[str, dict]:
     return {
         "input.json": {
             "title": "catalog_xai input shard (Parquet)",
+            "contract_version": CONTRACT_VERSION,
             "notes": [
                 "A survey is a set of Parquet files under one prefix.",
                 "Either pixel_scale_arcsec or petroR90_r must be present.",
@@ -246,12 +320,26 @@ def schema_documents() -> dict[str, dict]:
         },
         "output.json": {
             "title": "catalog_xai value-added catalogue shard (Parquet)",
+            "contract_version": CONTRACT_VERSION,
             "notes": [
                 "One row per input row, same objid, in the same order; nothing is dropped.",
                 "Pass-through input columns follow objid.",
-                "A null value always comes with a status other than 'ok' saying why.",
+                "A null value always comes with a status other than 'ok' saying why, and a flags bit.",
+                "<answer>_fraction columns are per-question fractions (Galaxy Zoo DECaLS / Zoobot); "
+                "<answer>_cumulative_fraction columns are the Kaggle cumulative ones (contract 2; see CHANGES.md).",
+                "Units: each field's Arrow metadata (unit, description) and astropy's table_meta_yaml, so "
+                "astropy.table.Table.read gives Quantity columns; provenance: the JSON 'catalog_xai.provenance'.",
             ],
             "columns": _as_json(OUTPUT_COLUMNS),
+            "flags": [{"bit": f.bit, "value": f.value, "name": f.name, "description": f.description}
+                      for f in FLAG_BITS],
+        },
+        "maps.json": {
+            "title": "catalog_xai saliency-map side dataset (Parquet, <catalogue>/_maps/<shard>.parquet, --save-maps)",
+            "contract_version": CONTRACT_VERSION,
+            "notes": ["One row per galaxy the job's --save-maps selection kept; join to the catalogue on objid.",
+                      "Published before its catalogue shard is committed: a committed shard has its maps."],
+            "columns": _as_json(MAP_COLUMNS),
         },
         "gz2_tree.json": {
             "title": "Galaxy Zoo 2 decision tree (Kaggle Galaxy Challenge order)",
@@ -261,7 +349,8 @@ def schema_documents() -> dict[str, dict]:
                     "number": q.number,
                     "parent_answer": q.parent,
                     "answers": [
-                        {"kaggle": f"Class{q.number}.{i + 1}", "column": f"{q.name}_{a}_fraction"}
+                        {"kaggle": f"Class{q.number}.{i + 1}", "column": f"{q.name}_{a}_fraction",
+                         "cumulative_column": f"{q.name}_{a}_cumulative_fraction"}
                         for i, a in enumerate(q.answers)
                     ],
                 }

@@ -15,4 +15,4 @@ if ! python -c "import torch" >/dev/null 2>&1; then
     python -m pip install -q "torch==2.13.0"
   fi
 fi
-python -m pip install -q -e ".[test]"
+python -m pip install -q -c scripts/constraints.txt -e ".[test]"  # the Ray version the cluster gets too

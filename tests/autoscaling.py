@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import ray._private.services
-from ray.cluster_utils import AutoscalingCluster
+from ray.cluster_utils import FAKE_HEAD_NODE_ID, AutoscalingCluster
 
 # The keys of Ray's fake_multi_node/example.yaml.
 BASE_CONFIG = {
@@ -51,8 +51,9 @@ def _environ(pid: int) -> str:
 
 
 class LocalAutoscalingCluster(AutoscalingCluster):
-    def __init__(self, head_resources: dict, worker_node_types: dict, *, port: int, **config_kwargs):
-        self.port = port
+    def __init__(self, head_resources: dict, worker_node_types: dict, *, port: int, dashboard_port: int | None = None,
+                 **config_kwargs):
+        self.port, self.dashboard_port = port, dashboard_port
         self.temp_dir = tempfile.mkdtemp(prefix="ra", dir="/tmp")  # short: socket paths are limited
         self.address = f"{ray._private.services.get_node_ip_address()}:{port}"
         super().__init__(head_resources, worker_node_types, **config_kwargs)
@@ -60,24 +61,39 @@ class LocalAutoscalingCluster(AutoscalingCluster):
     def _generate_config(self, head_resources, worker_node_types, autoscaler_v2=False, **config_kwargs):
         config = copy.deepcopy(BASE_CONFIG)
         config["provider"]["gcs_address"] = self.address
+        if autoscaler_v2:  # what `ray up` runs since Ray 2.50 (RAY_UP_enable_autoscaler_v2 defaults to 1)
+            config["provider"].update(launch_multiple=True, head_node_id=FAKE_HEAD_NODE_ID)
         config["available_node_types"] = {**copy.deepcopy(worker_node_types),
                                           "ray.head.default": {"resources": dict(head_resources), "node_config": {},
                                                                "max_workers": 0}}
         config.update(config_kwargs)
         return config
 
+    @property
+    def config_path(self) -> Path:
+        """The autoscaling config the head runs with (what ``ray up`` puts at ~/ray_bootstrap_config.yaml)."""
+        return Path(self.temp_dir) / "autoscaling.json"
+
     def start(self, _system_config=None, override_env=None):
-        path = Path(self.temp_dir) / "autoscaling.json"
+        path = self.config_path
         path.write_text(json.dumps(self._config))
         head = dict(self._head_resources)
+        # With a dashboard port, the head serves the job API that `ray job submit` talks to.
+        dashboard = ["--include-dashboard=false"]
+        if self.dashboard_port:
+            dashboard = [f"--dashboard-port={self.dashboard_port}", "--dashboard-host=127.0.0.1",
+                         "--include-dashboard=true"]
         cmd = [RAY, "start", "--head", f"--port={self.port}", f"--temp-dir={self.temp_dir}",
                f"--autoscaling-config={path}", f"--num-cpus={head.pop('CPU', 0)}", f"--num-gpus={head.pop('GPU', 0)}",
-               "--include-dashboard=false", "--disable-usage-stats"]
+               *dashboard, "--disable-usage-stats"]
         if "object_store_memory" in head:
             cmd.append(f"--object-store-memory={head.pop('object_store_memory')}")
         if head:
             cmd.append(f"--resources={json.dumps(head)}")
         env = dict(os.environ, AUTOSCALER_UPDATE_INTERVAL_S="1", RAY_FAKE_CLUSTER="1", **(override_env or {}))
+        if self._autoscaler_v2:
+            env.update(RAY_enable_autoscaler_v2="1", RAY_CLOUD_INSTANCE_ID=FAKE_HEAD_NODE_ID,
+                       RAY_OVERRIDE_NODE_ID_FOR_TESTING=FAKE_HEAD_NODE_ID)
         env.pop("RAY_ADDRESS", None)
         res = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
         if res.returncode:

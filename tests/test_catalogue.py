@@ -10,6 +10,7 @@ from PIL import Image
 from catalog_xai import columns as C
 from catalog_xai.core import bars, saliency
 from catalog_xai.core.catalogue import EnsembleOutput, classify_batch, measure_and_convert
+from catalog_xai.core.labels import conditional_from_cumulative
 from catalog_xai.core.params import MethodParams
 from catalog_xai.core.preprocess import FramedBatch
 
@@ -42,6 +43,13 @@ def test_good_and_bad_rows_each_get_a_row(tiny_ensemble, synthetic_table):
     assert "no pixel scale" in st[4] and np.isnan(out[C.BAR_LENGTH_ARCSEC][4]) and np.isfinite(out[C.BAR_LENGTH_PIX][4])
     for i in (0, 3):
         assert np.isfinite(out[C.BAR_LENGTH_KPC][i]) and 0 <= out["bar_yes_fraction"][i] <= 1
+        # per question: yes + no = 1 (the cumulative pair sums to the share of volunteers asked instead)
+        assert abs(out["bar_yes_fraction"][i] + out["bar_no_fraction"][i] - 1) < 1e-5
+        assert 0 < out["bar_yes_cumulative_fraction"][i] < 1
+    # the flags say the same as the statuses, as bits
+    names = [C.flag_names(int(f)) for f in out[C.FLAGS]]
+    assert names[1] == ["image_unusable"] and names[2] == ["no_redshift"] and names[4] == ["no_pixel_scale"]
+    assert not set(names[0]) - {"bar_reaches_edge"} and not set(names[3]) - {"bar_reaches_edge"}
     # a 256-px cutout has 256/424 as many pixels per galaxy, so its map pixels are smaller
     assert out[C.BAR_LENGTH_PIX][3] <= 128 * np.sqrt(2) + 1e-3
 
@@ -101,7 +109,8 @@ def test_ensemble_method_maps_measures_the_mean_map_and_lengths_averages_the_mem
     for m in maps:
         np.testing.assert_array_equal(saliency.restrict_to_data(m, framed.data_side[ok_rows]), m)
     fractions = np.full((3, C.N_OUTPUTS), 0.5, np.float32)
-    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), maps, "native")
+    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), conditional_from_cumulative(fractions),
+                              np.zeros_like(fractions), maps, "native")
     out = {method: measure_and_convert(inferred, objid=[1, 2, 3], redshift=[0.05] * 3, pixel_scale_arcsec=[0.4] * 3,
                                        params=MethodParams(tc=tc, tl=tl, ensemble_method=method))
            for method in ("maps", "lengths")}
@@ -149,6 +158,7 @@ def test_row_without_objid_is_kept_with_a_status(tiny_ensemble, synthetic_table)
     assert list(out[C.OBJID]) == [7, None]
     assert out[C.STATUS][0] == C.STATUS_OK
     assert out[C.STATUS][1] == "objid missing: row not processed"
+    assert C.flag_names(int(out[C.FLAGS][1])) == ["objid_missing"]
     assert np.isnan(out["bar_yes_fraction"][1]) and np.isnan(out[C.BAR_LENGTH_PIX][1])
 
 
@@ -163,10 +173,12 @@ def test_a_bar_that_reaches_the_edge_of_the_data_is_flagged():
     cutout = np.array([96.0, 64.0])  # row 1: the cutout fills 2/3 of the frame (padded)
     framed = FramedBatch(torch.zeros(2, 3, size, size), [0, 1], [[], []], crop, cutout, size)
     fractions = np.full((2, C.N_OUTPUTS), 0.5, np.float32)
-    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), maps, "native")
+    inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), conditional_from_cumulative(fractions),
+                              np.zeros_like(fractions), maps, "native")
     out = measure_and_convert(inferred, objid=[1, 2], redshift=[0.05] * 2, pixel_scale_arcsec=[0.4] * 2,
                               params=MethodParams(tc=0.85, tl=5, linearity="eigen"))
     assert list(out[C.BAR_REACHES_EDGE]) == [False, True]
+    assert [C.flag_names(int(f)) for f in out[C.FLAGS]] == [[], ["bar_reaches_edge"]]
     assert np.all(np.isfinite(out[C.BAR_LENGTH_PIX]))
     assert list(out[C.ISOPHOTE_STATUS]) == ["not requested (--isophote)"] * 2
 
@@ -179,6 +191,8 @@ def test_isophote_baseline_and_contrastive_score_in_the_catalogue(tiny_ensemble,
     contrast = classify_batch(tiny_ensemble, params=MethodParams(n_samples=4, score="contrastive"), **kw)
     assert all(s != "not requested (--isophote)" for s in iso[C.ISOPHOTE_STATUS])
     ok = np.array([s == "ok" for s in iso[C.ISOPHOTE_STATUS]])
+    assert np.array_equal((iso[C.FLAGS] & C.FLAG["isophote_failed"]) > 0, ~ok)
+    assert not np.any(base[C.FLAGS] & C.FLAG["isophote_failed"])  # not requested is not a failure
     assert np.all(np.isfinite(iso[C.BAR_LENGTH_ISOPHOTE_PIX][ok])) and np.all(np.isnan(base[C.BAR_LENGTH_ISOPHOTE_PIX]))
     np.testing.assert_array_equal(iso[C.BAR_LENGTH_PIX], base[C.BAR_LENGTH_PIX])  # the saliency length is untouched
     # another score, other maps

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pyarrow as pa
+
 from catalog_xai import columns as C
 
 
@@ -33,3 +35,63 @@ def test_schema_files_match_the_code():
     folder = Path(__file__).resolve().parent.parent / "schemas"
     for name, doc in C.schema_documents().items():
         assert json.loads((folder / name).read_text()) == json.loads(json.dumps(doc)), name
+
+
+def test_per_question_fractions_sum_to_one_and_invert_the_cumulative_ones():
+    """The plain _fraction columns are per question (GZ DECaLS / Zoobot); the Kaggle ones are cumulative."""
+    import numpy as np
+
+    from catalog_xai.core.labels import conditional_from_cumulative, cumulative_from_conditional
+
+    rng = np.random.default_rng(3)
+    per_q = rng.random((50, C.N_OUTPUTS))
+    cum = cumulative_from_conditional(per_q)
+    cond = conditional_from_cumulative(cum)
+    for q, sl in C.question_slices().items():
+        np.testing.assert_allclose(cond[:, sl].sum(axis=1), 1.0, rtol=1e-12, err_msg=q)
+    np.testing.assert_allclose(cumulative_from_conditional(cond), cum, rtol=1e-10)
+    # bar_yes: the share of "bar" among those asked, not P(features) x P(not edge-on) x P(bar)
+    yes, no = C.KAGGLE_IDS.index("3.1"), C.KAGGLE_IDS.index("3.2")
+    np.testing.assert_allclose(cond[:, yes], cum[:, yes] / (cum[:, yes] + cum[:, no]))
+    assert np.isnan(conditional_from_cumulative(np.zeros((1, C.N_OUTPUTS)))).all()  # nobody asked: undefined
+    assert {f"{n}_cumulative_fraction" for n in C.ANSWER_NAMES} == set(C.CUMULATIVE_COLUMNS)
+    assert not set(C.CUMULATIVE_COLUMNS) & set(C.FRACTION_COLUMNS)
+    assert C.LABEL_COLUMNS[C.BAR_YES_INDEX] == "vote_bar_yes_cumulative_fraction"
+
+
+def test_flags_are_distinct_bits_and_documented():
+    values = [f.value for f in C.FLAG_BITS]
+    assert len(set(values)) == len(values) and all(v & (v - 1) == 0 for v in values)
+    assert C.flag_names(C.FLAG["no_redshift"] | C.FLAG["bar_reaches_edge"]) == ["no_redshift", "bar_reaches_edge"]
+    doc = C.schema_documents()["output.json"]
+    assert [f["name"] for f in doc["flags"]] == [f.name for f in C.FLAG_BITS]
+    assert doc["contract_version"] == C.CONTRACT_VERSION >= 2
+    assert C.output_schema().field(C.FLAGS).type == pa.int32()
+
+
+def test_astropy_reads_units_descriptions_and_provenance(tmp_path):
+    """astropy.table.Table.read ignores Arrow field metadata: the shard's table_meta_yaml carries the units."""
+    import pyarrow.parquet as pq
+    from astropy import units as u
+    from astropy.table import Table
+
+    from catalog_xai.storage.provenance import PROVENANCE_KEY, shard_metadata
+
+    passthrough = pa.schema([pa.field("objid", pa.int64()), pa.field("redshift", pa.float64()),
+                             pa.field("ra", pa.float64()), pa.field("name", pa.large_string())])
+    schema = C.output_schema(passthrough, kpc_h=True)
+    table = pa.Table.from_pylist([{f.name: None for f in schema} | {"objid": 7, "name": "NGC 1300", "status": "ok",
+                                  "bar_length_arcsec": 12.5, "bar_length_kpc": 3.0, "flags": 32}], schema=schema)
+    prov = {"catalog_xai_version": "x", "params": {"tc": 0.85}, "versions": {"torch": "2"}}
+    pq.write_table(table.replace_schema_metadata(shard_metadata(table, prov)), tmp_path / "s.parquet")
+    t = Table.read(tmp_path / "s.parquet")
+    assert t["bar_length_arcsec"].unit == u.arcsec and t["bar_length_kpc"].unit == u.kpc
+    assert t["bar_length_pix"].unit == u.pix and t["bar_yes_fraction"].unit == u.dimensionless_unscaled
+    assert t["redshift"].unit == u.dimensionless_unscaled  # a contract column, described by the contract
+    assert t["ra"].unit is None  # a user's column without a unit is not made dimensionless
+    assert t["bar_length_kpc_h"].unit is None and "h^-1 kpc" in t["bar_length_kpc_h"].description
+    assert t["bar_length_arcsec"].quantity[0] == 12.5 * u.arcsec
+    assert "Algorithm 1" in t["bar_length_pix"].description
+    assert str(t["name"][0]) == "NGC 1300"
+    assert t.meta[PROVENANCE_KEY]["params"] == {"tc": 0.85}
+    assert json.loads(pq.read_schema(tmp_path / "s.parquet").metadata[PROVENANCE_KEY.encode()]) == prov

@@ -89,7 +89,7 @@ def test_kaggle_fixture(tmp_path):
     csv = pd.read_csv(src / "training_solutions_rev1.csv")
     assert df[C.OBJID].tolist() == csv["GalaxyID"].tolist() == [100008, 100023, 100053]
     assert df["source_id"].tolist() == ["100008", "100023", "100053"]
-    np.testing.assert_allclose(df["vote_bar_yes_fraction"], csv["Class3.1"], atol=1e-6)
+    np.testing.assert_allclose(df["vote_bar_yes_cumulative_fraction"], csv["Class3.1"], atol=1e-6)
     for kid, col in zip(C.KAGGLE_IDS, C.LABEL_COLUMNS):
         np.testing.assert_allclose(df[col], csv[f"Class{kid}"], atol=1e-6, err_msg=col)
     assert df[C.REDSHIFT].isna().all() and df[C.PIXEL_SCALE].isna().all()
@@ -136,17 +136,18 @@ def test_gz2_hart16_with_filename_mapping(tmp_path):
     with np.errstate(invalid="ignore"):
         expected = (t03[:, 0] / t03.sum(axis=1)) * (t02[:, 1] / t02.sum(axis=1)) * (t01[:, 1] / t01.sum(axis=1))
     has_bar_votes = _hart(table, "t03", "count").sum(axis=1) > 0
-    np.testing.assert_allclose(df["vote_bar_yes_fraction"][has_bar_votes], expected[has_bar_votes], rtol=1e-5)
+    bar_yes = df["vote_bar_yes_cumulative_fraction"]
+    np.testing.assert_allclose(bar_yes[has_bar_votes], expected[has_bar_votes], rtol=1e-5)
     plain = t03[:, 0] * t02[:, 1] * t01[:, 1]  # the unnormalised product: equal to rounding
-    np.testing.assert_allclose(df["vote_bar_yes_fraction"][has_bar_votes], plain[has_bar_votes], atol=5e-3)
-    assert df["vote_bar_yes_fraction"][~has_bar_votes].isna().all()  # nobody answered: NaN
+    np.testing.assert_allclose(df["vote_bar_yes_cumulative_fraction"][has_bar_votes], plain[has_bar_votes], atol=5e-3)
+    assert df["vote_bar_yes_cumulative_fraction"][~has_bar_votes].isna().all()  # nobody answered: NaN
     assert _question_sums_match(df) >= 25  # of 3 rows x 11 questions
     assert df["votes_bar_yes_count"].tolist() == table["t03_bar_a06_bar_count"].tolist()
     assert "t03_bar_a06_bar_debiased" in df.columns and "t03_bar_a06_bar_count" not in df.columns
     # --unreached zero: the unanswered bar question of a galaxy not reaching it is 0, not NaN
     imp.import_gz2(str(src), str(tmp_path / "zero"), unreached="zero")
     z = _read(tmp_path / "zero")
-    assert (z["vote_bar_yes_fraction"][~has_bar_votes] == 0).all()
+    assert (z["vote_bar_yes_cumulative_fraction"][~has_bar_votes] == 0).all()
 
 
 def test_gz2_sdss_cutouts_layout(tmp_path):
@@ -180,8 +181,8 @@ def test_decals_fixture(tmp_path):
     assert df["source_id"].tolist() == v12["iauname"].tolist() + v5["iauname"].tolist()
     np.testing.assert_allclose(df[C.REDSHIFT], pd.concat([v12, v5])["redshift"])
     assert df[C.PIXEL_SCALE].isna().all()
-    yes = df["vote_bar_yes_fraction"].to_numpy(float)
-    no = df["vote_bar_no_fraction"].to_numpy(float)
+    yes = df["vote_bar_yes_cumulative_fraction"].to_numpy(float)
+    no = df["vote_bar_no_cumulative_fraction"].to_numpy(float)
     # conditional bar fraction = (strong + weak) / total for DR5, yes / total for DR1-2
     bar_votes = np.concatenate([v12["bar_total-votes"], v5["bar_total-votes"]])
     cond = np.concatenate([v12["bar_yes"] / v12["bar_total-votes"],

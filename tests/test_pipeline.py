@@ -181,7 +181,7 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     out = capsys.readouterr().out
     assert "36 real SDSS galaxies" in out and "sdss-finetuned" in out
     t = pq.read_table(tmp_path / "runs/demo/vac-sdss").to_pandas()
-    assert len(t) == 36 and t["vote_bar_yes_fraction"].notna().all()  # the volunteers' votes ride along
+    assert len(t) == 36 and t["vote_bar_yes_cumulative_fraction"].notna().all()  # the volunteers' votes ride along
     assert set(t[C.STATUS]) == {"no redshift: kpc not computed"}  # the sample has no redshifts
     assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].isna().all()
 

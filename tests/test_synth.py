@@ -51,7 +51,7 @@ def test_catalogue_is_reproducible_and_has_truth():
     assert img.shape == (424, 424, 3)
     barred = a["true_has_bar"]
     assert np.all(a["true_bar_length_pix"][barred] > 0) and np.all(a["true_bar_length_pix"][~barred] == 0)
-    assert a["vote_bar_yes_fraction"].shape == (6,)
+    assert a["vote_bar_yes_cumulative_fraction"].shape == (6,)
 
 
 def test_bars_are_brighter_along_their_angle():

@@ -46,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     io_.add_argument("--storage-options", default={}, type=json.loads,
                      help='JSON fsspec options without secrets, e.g. \'{"endpoint_url": "http://..."}\'')
     io_.add_argument("--demo-galaxies", type=int, default=32, help="size of the generated sample survey")
+    io_.add_argument("--save-maps", default="none", metavar="SELECTION",
+                     help="keep the saliency maps of: all, none (default), random:<fraction>, or "
+                          "'<column> >= <value>' (e.g. 'bar_yes_fraction>=0.5'); written to <output>/_maps/, "
+                          "view them with cxai-gallery")
     io_.add_argument("--overwrite", action="store_true",
                      help="replace a catalogue made with another configuration at --output")
     add_method_arguments(ap)
@@ -53,12 +57,58 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch-size", type=int, default=16, help="galaxies per ensemble call")
     r.add_argument("--min-actors", type=int, default=1)
     r.add_argument("--max-actors", type=int, default=0, help="0: one per GPU, or per CPU without GPUs")
-    r.add_argument("--gpus-per-actor", type=float, default=None, help="default 1 if the cluster has GPUs, else 0")
+    r.add_argument("--gpus-per-actor", type=float, default=None,
+                   help="default 1 if the cluster has GPUs or its autoscaler can start GPU nodes, else 0")
     r.add_argument("--cpus-per-actor", type=float, default=1.0)
     r.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
     r.add_argument("--compile", action="store_true", help="torch.compile the ensemble in each actor")
     r.add_argument("--verbose", action="store_true", help="show Ray Data's own progress and logs")
+    r.add_argument("--progress-seconds", type=float, default=30.0,
+                   help="at most one progress line per this many seconds (failures are always shown)")
+    r.add_argument("--dry-run", action="store_true",
+                   help="list the shards, check the first one's schema, print the resources and actor plan; "
+                        "write nothing")
+    ap.add_argument("--version", action="version", version=_version())
     return ap
+
+
+def _version() -> str:
+    from catalog_xai.columns import CONTRACT_VERSION
+
+    return f"catalog_xai {__version__} (column contract {CONTRACT_VERSION})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Progress:
+    """Progress lines a user can read on a long run: shards and galaxies done, rate and ETA, at
+    most one line per ``every`` seconds (the first shard, each failure and the last always)."""
+
+    def __init__(self, total_shards: int, total_galaxies: int, exact: bool, every: float, out=sys.stdout):
+        self.total_shards, self.total_galaxies, self.exact, self.every = total_shards, total_galaxies, exact, every
+        self.galaxies, self.last, self.out = 0, -float("inf"), out
+
+    def __call__(self, res, done: int, total: int, elapsed: float) -> None:
+        self.galaxies += res.rows_out
+        if res.error:
+            print(f"[shard failed] {res.shard}: {res.error}", file=self.out, flush=True)
+        if not (done == 1 or done == total or res.error or elapsed - self.last >= self.every):
+            return
+        self.last = elapsed
+        rate = self.galaxies / elapsed if elapsed > 0 else 0.0
+        of = f"/{'~' if not self.exact else ''}{self.total_galaxies:,}" if self.total_galaxies else ""
+        pct = f" ({100 * self.galaxies / self.total_galaxies:.1f}%)" if self.total_galaxies else ""
+        left = max(0, self.total_galaxies - self.galaxies)
+        eta = f", ETA {_duration(left / rate)}" if rate > 0 and self.total_galaxies and done < total else ""
+        print(f"[{_duration(elapsed)}] {done}/{total} shards, {self.galaxies:,}{of} galaxies{pct}, "
+              f"{rate:.2f} galaxies/s{eta}", file=self.out, flush=True)
 
 
 def main(argv=None) -> int:
@@ -76,7 +126,7 @@ def main(argv=None) -> int:
         return print_job(args, params)
     import ray
 
-    from catalog_xai.cluster.survey import JobError, SurveyJob, execute, plan_survey
+    from catalog_xai.cluster.survey import JobError, SurveyJob, cluster_capacity, execute, plan_survey
 
     t0 = time.perf_counter()
     runtime_env = None
@@ -106,24 +156,27 @@ def main(argv=None) -> int:
                     checkpoint=checkpoint, params=params, batch_size=args.batch_size, min_actors=args.min_actors,
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,
                     compile_models=args.compile, overwrite=args.overwrite, storage_options=args.storage_options,
-                    verbose=args.verbose)
+                    verbose=args.verbose, save_maps=args.save_maps)
     try:
-        plan = plan_survey(job, ray.cluster_resources())
+        plan = plan_survey(job, cluster_capacity(ray.cluster_resources()), dry_run=args.dry_run)
     except (JobError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if plan.skipped:
         print(f"resuming: {plan.skipped} of {len(plan.all_shards)} shards already committed")
-    p, pool = plan.params, plan.pool
-    print(f"catalog_xai {__version__}: {len(plan.shards)} shards from {job.input_url} -> {job.output_url}; "
-          f"ensemble {checkpoint} (framing {p.framing}); actors {pool.min_actors}..{pool.max_actors} "
-          f"({'GPU' if pool.gpus_per_actor else 'CPU'}); N={p.n_samples} S_noise={p.s_noise} Tc={p.tc} Tl={p.tl}")
-
-    def progress(res, done, total, elapsed):
-        what = f"FAILED: {res.error}" if res.error else f"{res.rows_out} rows, {res.rows_not_ok} not ok"
-        print(f"[{done}/{total} shards, {elapsed:.0f} s] {res.shard}: {what}", flush=True)
-
-    summary = execute(plan, on_shard=progress)
+    p, pool, cap = plan.params, plan.pool, plan.capacity
+    kind = f"{pool.gpus_per_actor:g} GPU" if pool.gpus_per_actor else f"{pool.cpus_per_actor:g} CPU"
+    print(f"catalog_xai {__version__}: {len(plan.shards)} shards, {'' if plan.galaxies_exact else '~'}"
+          f"{plan.galaxies:,} galaxies from {job.input_url} -> {job.output_url}")
+    print(f"ensemble {checkpoint} (framing {p.framing}); N={p.n_samples} S_noise={p.s_noise} Tc={p.tc} Tl={p.tl}")
+    print(f"resources: {cap.cpus:g} CPUs, {cap.gpus:g} GPUs now, up to {cap.gpus_max:g} GPUs ({cap.source}); "
+          f"actors {pool.min_actors}..{pool.max_actors}, {kind} each, {pool.batch_size} galaxies per call")
+    if args.dry_run:
+        print(f"dry run: the first shard {plan.shards[0] if plan.shards else plan.all_shards[0]} meets the input "
+              "contract; nothing was written")
+        return 0
+    summary = execute(plan, on_shard=Progress(len(plan.shards), plan.galaxies, plan.galaxies_exact,
+                                              args.progress_seconds))
     failed = [r for r in summary["per_shard"] if r["error"]]
     wall = time.perf_counter() - t0
     print("\n=== catalog_xai summary ===")
@@ -134,6 +187,8 @@ def main(argv=None) -> int:
         print(f"  {count:>8}  {reason}")
     for r in failed:
         print(f"failed shard:    {r['shard']}: {r['error']}")
+    for device, count in summary["devices"].items():
+        print(f"device:          {device} ({count} shards)")
     print(f"time:            {wall:.1f} s ({summary['galaxies_per_second']:.2f} galaxies/s)")
     print(f"catalogue:       {job.output_url} (one Parquet file per input shard; _summary.json)")
     return 1 if failed else 0

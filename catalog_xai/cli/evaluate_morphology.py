@@ -71,7 +71,7 @@ def main(argv=None) -> int:
             for k, v in res.items():
                 cols.setdefault(k, []).append(v)
         cols = {k: np.concatenate(v) for k, v in cols.items()}
-        pred = np.stack([cols[c] for c in C.FRACTION_COLUMNS], 1)
+        pred = np.stack([cols[c] for c in C.CUMULATIVE_COLUMNS], 1)
         m = morphology_metrics(pred, labels, bar_votes, min_bar_votes=args.min_bar_votes,
                                bar_threshold=args.bar_threshold)
         lengths = cols[C.BAR_LENGTH_ARCSEC][barred]

@@ -55,8 +55,13 @@ def load_labelled(url: str, spec, weight_by_votes: bool = False):
         fs, path = storage.filesystem(shard)
         t = pq.read_table(fs.open(path, "rb"))
         missing = [c for c in C.LABEL_COLUMNS if c not in t.column_names]
+        if missing and all(c in t.column_names for c in C.LEGACY_LABEL_COLUMNS):
+            raise SystemExit(f"error: {shard} has contract-1 label columns (vote_<answer>_fraction, cumulative); "
+                             "contract 2 names them vote_<answer>_cumulative_fraction: re-import the survey "
+                             "with cxai-import, or rename the 37 columns")
         if missing:
-            raise SystemExit(f"error: {shard} has no label column(s) {missing[:3]}... (vote_<answer>_fraction)")
+            raise SystemExit(f"error: {shard} has no label column(s) {missing[:3]}... "
+                             "(vote_<answer>_cumulative_fraction)")
         images += t.column(C.IMAGE).to_pylist()
         objids += t.column(C.OBJID).to_pylist()
         labels.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.LABEL_COLUMNS],
@@ -130,7 +135,7 @@ def train_with_ray(args, specs, init, x, y, w, cfg, report):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True, help="training survey prefix (with vote_*_fraction columns)")
+    ap.add_argument("--train", required=True, help="training survey prefix (with vote_*_cumulative_fraction columns)")
     ap.add_argument("--test", help="held-out survey prefix for the reported RMSE")
     ap.add_argument("--architectures", nargs="+", default=["small_vgg", "small_resnet", "small_xception"])
     ap.add_argument("--output", required=True, help="checkpoint directory (local path or fsspec URL)")

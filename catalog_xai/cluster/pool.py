@@ -18,6 +18,7 @@ with a summary and a resubmission redoes just that shard.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -27,12 +28,42 @@ import numpy as np
 
 from .. import storage
 from ..core.params import MethodParams
+from .maps import MapSelection
 from .shard import ShardResult, process_shard
 
 #: Times a shard is re-run after the actor running it died (then it is reported failed).
 MAX_TASK_RETRIES = 3
 #: Actors in a row that may die while loading the ensemble before the survey is abandoned.
 MAX_ACTOR_INIT_DEATHS = 3
+
+
+class GPUUnusableError(RuntimeError):
+    """An actor that Ray gave a GPU cannot use it (a CPU-only torch, no driver): running on its CPU
+    would be silently ~50x slower while holding the GPU, so the actor stops instead."""
+
+
+def actor_device(gpu_ids: list, cuda_available: bool, *, simulated: bool = False, torch_version: str = "") -> str:
+    """The device an actor computes on: CUDA if Ray gave it a GPU, the CPU if it gave none.
+
+    ``simulated``: Ray's fake multi-node cluster (``RAY_FAKE_CLUSTER``), whose GPUs are only
+    resource counts; there a GPU actor runs on the CPU.
+
+    Raises
+    ------
+    GPUUnusableError
+        Ray gave the actor a GPU and torch cannot see one.
+    """
+    if not gpu_ids:
+        return "cpu"
+    if cuda_available:
+        return "cuda"
+    if simulated:
+        return "cpu"
+    raise GPUUnusableError(
+        f"this actor was given GPU {gpu_ids} (CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')!r}) "
+        f"but torch {torch_version} cannot use it (torch.cuda.is_available() is False: a CPU-only torch build or "
+        "no NVIDIA driver on this node). Install the CUDA build of torch on the GPU nodes, or run on CPUs with "
+        "--gpus-per-actor 0")
 
 
 def _peak_rss_mb() -> float:
@@ -47,7 +78,7 @@ class ShardClassifier:
 
     def __init__(self, checkpoint: str, params: MethodParams, input_url: str, output_url: str,
                  storage_options: dict | None, batch_size: int, threads: int, compile_models: bool = False,
-                 job_hash: str | None = None) -> None:
+                 job_hash: str | None = None, save_maps: str = "none") -> None:
         import torch
 
         if threads:
@@ -55,11 +86,12 @@ class ShardClassifier:
         import ray
 
         self.node_id = ray.get_runtime_context().get_node_id()  # reported per shard: which node did it
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = actor_device(ray.get_gpu_ids(), torch.cuda.is_available(),
+                                   simulated=os.environ.get("RAY_FAKE_CLUSTER") == "1", torch_version=torch.__version__)
         self.ensemble = storage.load_ensemble(checkpoint, storage_options, device=self.device)
         if compile_models:
             self.ensemble.compile()
-        self.params = params
+        self.params, self.checkpoint, self.save_maps = params, checkpoint, MapSelection.parse(save_maps)
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
                        batch_size=batch_size, job_hash=job_hash)
         from ..core.units import get_cosmology
@@ -71,7 +103,8 @@ class ShardClassifier:
         for shard in batch["shard"]:
             try:
                 res = process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology,
-                                    worker={"node_id": self.node_id}, **self.kw)
+                                    worker={"node_id": self.node_id}, checkpoint=self.checkpoint,
+                                    save_maps=self.save_maps, **self.kw)
             except Exception as err:  # a bad shard is reported, never fatal to the survey
                 res = ShardResult.failed(str(shard), f"{type(err).__name__}: {err}")
             res.actor_peak_rss_mb, res.node_id = _peak_rss_mb(), self.node_id
@@ -93,7 +126,7 @@ class PoolConfig:
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
                pool: PoolConfig, storage_options: dict | None = None,
                on_shard: Callable[[ShardResult, int, int, float], None] | None = None,
-               verbose: bool = False, job_hash: str | None = None) -> list[ShardResult]:
+               verbose: bool = False, job_hash: str | None = None, save_maps: str = "none") -> list[ShardResult]:
     """Process ``shards`` on the connected Ray cluster; returns one result per shard.
 
     ``on_shard(result, done, total, elapsed_s)`` is called as each shard finishes.
@@ -117,7 +150,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 checkpoint=checkpoint, params=params, input_url=input_url, output_url=output_url,
                 storage_options=storage_options, batch_size=pool.batch_size,
                 threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
-                job_hash=job_hash,
+                job_hash=job_hash, save_maps=save_maps,
             ),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),

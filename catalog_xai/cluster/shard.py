@@ -18,9 +18,11 @@ import pyarrow as pa
 
 from .. import columns as C
 from .. import storage
-from ..core.catalogue import EnsembleOutput, isophote_lengths, measure_and_convert, run_ensemble
+from ..core.catalogue import EnsembleOutput, ensemble_mean_maps, isophote_lengths, measure_and_convert, run_ensemble
 from ..core.ensemble import Ensemble
 from ..core.params import MethodParams
+from ..storage.provenance import provenance, shard_metadata
+from .maps import MAPS_DIR, MapSelection, maps_table
 
 if TYPE_CHECKING:
     from astropy.cosmology import Cosmology
@@ -40,6 +42,8 @@ class ShardResult:
     error: str = ""  # empty when the shard was published
     actor_peak_rss_mb: float = 0.0
     node_id: str = ""
+    device: str = ""  # what computed it, e.g. "cuda:0: NVIDIA H100 80GB HBM3"
+    maps: int = 0  # saliency maps kept in the side dataset (--save-maps)
 
     @classmethod
     def failed(cls, shard: str, error: str) -> ShardResult:
@@ -58,8 +62,9 @@ def _column(rb: pa.RecordBatch, name: str):
 
 
 def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: MethodParams,
-                         cosmology: Cosmology | None) -> pa.Table:
-    """Bar measurement, units and the Arrow table for one record batch (CPU only)."""
+                         cosmology: Cosmology | None,
+                         save_maps: MapSelection = MapSelection()) -> tuple[pa.Table, pa.Table | None]:
+    """Bar measurement, units and the Arrow table for one record batch, and the maps it keeps (CPU only)."""
     iso = isophote_lengths(rb.column(C.IMAGE).to_pylist(), inferred.ok_rows) if params.isophote else None
     res = measure_and_convert(
         inferred,
@@ -80,7 +85,17 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
             arrays.append(pa.array(values, type=field.type, mask=mask))
         else:  # objid and pass-through columns, unchanged
             arrays.append(rb.column(field.name))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    if not save_maps.active or not inferred.ok_rows:
+        return table, None
+    ok = np.zeros(inferred.n, bool)
+    ok[inferred.ok_rows] = True
+    keep = save_maps.select(res, ok)
+    if not keep.any():
+        return table, None
+    maps = ensemble_mean_maps(inferred)[keep[inferred.ok_rows]]
+    framed = inferred.framed
+    return table, maps_table(np.asarray(res[C.OBJID])[keep], maps, framed.cutout_px[keep], framed.crop_px[keep])
 
 
 def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams) -> EnsembleOutput:
@@ -101,12 +116,16 @@ def process_shard(
     cosmology: Cosmology | None = None,
     job_hash: str | None = None,
     worker: dict | None = None,
+    checkpoint: str | None = None,
+    save_maps: MapSelection = MapSelection(),
 ) -> ShardResult:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
     With ``job_hash`` a commit marker is written once the shard is in place, so that a
     resubmitted job skips it (see ``storage.claim_output``); ``worker`` (e.g. the Ray node id)
-    is recorded in it, to trace a shard to the machine that made it.
+    is recorded in it, to trace a shard to the machine that made it.  The shard's metadata
+    carries units for pyarrow and astropy and the JSON provenance (``storage.provenance``);
+    ``checkpoint`` is the ensemble's name or URL as the job gave it.
 
     Raises
     ------
@@ -127,19 +146,24 @@ def process_shard(
             inferred = _infer_record_batch(rb, ensemble, params)
             if pending is not None:
                 pieces.append(pending.result())
-            pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology)
+            pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology, save_maps)
         if pending is not None:
             pieces.append(pending.result())
     schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h)
-    table = pa.concat_tables(pieces) if pieces else schema.empty_table()
-    table = table.replace_schema_metadata(
-        {
-            "catalog_xai.params": json.dumps(params.to_dict()),
-            "catalog_xai.ensemble": ensemble.manifest.get("name", ""),
-            "catalog_xai.input": shard_url,
-        }
-    )
+    table = pa.concat_tables([t for t, _ in pieces]) if pieces else schema.empty_table()
+    map_parts = [m for _, m in pieces if m is not None]
+    prov = provenance(manifest=ensemble.manifest, checkpoint=checkpoint, params=params.to_dict(),
+                      device=str(ensemble.device), input=shard_url, job_hash=job_hash, worker=worker or {})
+    table = table.replace_schema_metadata(shard_metadata(table, prov))
     storage.write_table_atomic(table, out_url, storage_options)
+    n_maps = 0
+    if save_maps.active:  # before the commit marker: a committed shard has its maps (an empty file if none kept)
+        maps = pa.concat_tables(map_parts) if map_parts else maps_table(np.zeros(0, np.int64), np.zeros((0, 0, 0)),
+                                                                       np.zeros(0), np.zeros(0))
+        n_maps = maps.num_rows
+        maps = maps.replace_schema_metadata(shard_metadata(maps, {**prov, "save_maps": save_maps.describe()}))
+        storage.write_table_atomic(maps, storage.output_path(shard_url, input_url, storage.join(output_url, MAPS_DIR)),
+                                   storage_options)
     status = table.column(C.STATUS).to_pylist()
     if job_hash:
         storage.commit_shard(output_url, out_url, {"shard": shard_url, "output": out_url, "rows": table.num_rows,
@@ -152,4 +176,6 @@ def process_shard(
         rows_not_ok=sum(s != C.STATUS_OK for s in status),
         statuses=json.dumps(Counter(s for s in status if s != C.STATUS_OK)),
         seconds=time.perf_counter() - t0,
+        device=prov["device"],
+        maps=n_maps,
     )

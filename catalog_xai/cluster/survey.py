@@ -7,6 +7,7 @@ or another driver runs exactly what ``cxai-classify`` runs.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,10 +17,16 @@ from datetime import datetime, timezone
 from .. import __version__, storage
 from ..core.catalogue import with_model_framing
 from ..core.params import MethodParams
+from ..storage.provenance import provenance
+from .maps import MapSelection
 from .pool import PoolConfig, run_survey
 from .shard import ShardResult
 
 SUMMARY_FILE = "_summary.json"
+#: Where ``ray up`` leaves the cluster launcher's config on the head node (Ray Tune looks there too);
+#: ``CATALOG_XAI_AUTOSCALING_CONFIG`` names another file (a test's simulated cluster).
+BOOTSTRAP_CONFIG = "~/ray_bootstrap_config.yaml"
+AUTOSCALING_CONFIG_ENV = "CATALOG_XAI_AUTOSCALING_CONFIG"
 
 
 class JobError(ValueError):
@@ -43,6 +50,75 @@ class SurveyJob:
     overwrite: bool = False
     storage_options: dict = field(default_factory=dict)
     verbose: bool = False
+    save_maps: str = "none"  # which galaxies keep their saliency map (cluster.maps.MapSelection)
+
+
+@dataclass
+class Capacity:
+    """What the cluster has now and what its autoscaler can add: the pool is sized on the second,
+    since on a cluster whose GPU nodes scale from zero there is no GPU at submit time."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0  # GPUs in the cluster now
+    gpus_max: float = 0.0  # GPUs it can have: now, or the autoscaler's node types x their max_workers
+    source: str = "this machine"  # where gpus_max comes from, for the job's plan line
+
+    @classmethod
+    def from_resources(cls, res: dict) -> Capacity:
+        return cls(cpus=float(res.get("CPU", 1)), gpus=float(res.get("GPU", 0)), gpus_max=float(res.get("GPU", 0)),
+                   source="the cluster's resources now")
+
+
+def gpus_in_autoscaling_config(config: dict) -> float:
+    """GPUs an autoscaling cluster config (``cluster.yaml`` or the launcher's bootstrap copy) can
+    reach: each node type's GPUs x its max_workers, capped by the config's own max_workers."""
+    types = config.get("available_node_types") or {}
+    head = config.get("head_node_type")
+    per_type = []
+    for name, spec in types.items():
+        gpus = float((spec.get("resources") or {}).get("GPU", 0))
+        count = 1 if name == head else int(spec.get("max_workers", config.get("max_workers", 0)) or 0)
+        per_type.append((gpus, count))
+    cap = int(config.get("max_workers", sum(c for _, c in per_type)))
+    head_gpus = float(((types.get(head) or {}).get("resources") or {}).get("GPU", 0))
+    workers = sorted(((g, c) for (g, c), name in zip(per_type, types) if name != head), reverse=True)
+    total, left = head_gpus, cap
+    for gpus, count in workers:  # the most GPUs the worker cap allows
+        take = min(count, left)
+        total, left = total + gpus * take, left - take
+    return total
+
+
+def cluster_capacity(resources_now: dict) -> Capacity:
+    """The connected cluster's capacity, GPUs the autoscaler can start included.
+
+    Ray publishes no autoscaler node types to a driver on a launcher (VM) cluster, so they
+    are read from the sources that exist: Ray's reported cluster config (KubeRay, autoscaler v2
+    where it reports one), else the launcher's config on the head node, where ``ray job
+    submit`` runs the driver (``~/ray_bootstrap_config.yaml``, or the file
+    ``CATALOG_XAI_AUTOSCALING_CONFIG`` names).  On a laptop there is none: what Ray has now.
+    """
+    cap = Capacity.from_resources(resources_now)
+    try:
+        import ray._private.state
+
+        reported = ray._private.state.state.get_max_resources_from_cluster_config()
+    except Exception:  # a private API: its absence only means no report
+        reported = None
+    if reported and reported.get("GPU", 0) > cap.gpus_max:
+        cap.gpus_max, cap.source = float(reported["GPU"]), "Ray's reported cluster config"
+    path = os.environ.get(AUTOSCALING_CONFIG_ENV) or os.path.expanduser(BOOTSTRAP_CONFIG)
+    if os.path.exists(path):
+        import yaml
+
+        try:
+            with open(path) as f:
+                gpus = gpus_in_autoscaling_config(yaml.safe_load(f) or {})  # JSON is YAML too
+        except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError) as err:
+            raise JobError(f"cannot read the autoscaling config {path}: {err}") from None
+        if gpus > cap.gpus_max:
+            cap.gpus_max, cap.source = gpus, f"the autoscaler's node types ({path})"
+    return cap
 
 
 @dataclass
@@ -56,14 +132,21 @@ class SurveyPlan:
     manifest: dict
     job_hash: str
     pool: PoolConfig
+    capacity: Capacity = field(default_factory=Capacity)
+    galaxies: int = 0  # rows in the shards still to do (from their footers)
+    galaxies_exact: bool = True  # False: scaled from a sample of footers
+    claimed: bool = True  # False for a dry run: nothing was written
 
     @property
     def skipped(self) -> int:
         return len(self.all_shards) - len(self.shards)
 
 
-def plan_survey(job: SurveyJob, cluster_resources: dict | None = None) -> SurveyPlan:
+def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_run: bool = False) -> SurveyPlan:
     """List the shards, load the ensemble's manifest (failing fast), claim the output and size the pool.
+
+    ``capacity``: from ``cluster_capacity`` (a dict of Ray resources is read as what there is now).
+    ``dry_run``: write nothing; check the first shard's schema instead.
 
     Raises
     ------
@@ -73,6 +156,7 @@ def plan_survey(job: SurveyJob, cluster_resources: dict | None = None) -> Survey
         Storage options that carry a credential.
     """
     so = storage.check_storage_options(job.storage_options)
+    MapSelection.parse(job.save_maps)  # a bad selection fails here, not in every actor
     shards = storage.list_shards(job.input_url, so)
     if not shards:
         raise JobError(f"no .parquet shards under {job.input_url}")
@@ -83,21 +167,35 @@ def plan_survey(job: SurveyJob, cluster_resources: dict | None = None) -> Survey
     record = {"config_hash": job_hash, "catalog_xai_version": __version__, "input": job.input_url,
               "checkpoint": job.checkpoint, "ensemble": manifest.get("name"),
               "ensemble_hash": storage.ensemble_hash(manifest), "params": params.to_dict()}
-    try:
-        resuming = storage.claim_output(job.output_url, record, overwrite=job.overwrite, storage_options=so)
-    except storage.ConfigMismatch as err:
-        raise JobError(str(err)) from None
+    resuming = False
+    if dry_run:
+        try:
+            storage.open_shard(shards[0], so)
+        except storage.ShardError as err:
+            raise JobError(f"the first shard does not meet the input contract: {err}") from None
+    else:
+        try:
+            resuming = storage.claim_output(job.output_url, record, overwrite=job.overwrite, storage_options=so)
+        except storage.ConfigMismatch as err:
+            raise JobError(str(err)) from None
     todo = shards
     if resuming:
         done = storage.committed_outputs(job.output_url, job_hash, so)
         todo = [s for s in shards if storage.output_path(s, job.input_url, job.output_url) not in done]
-    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cluster_resources or {}))
+    try:
+        galaxies, exact = storage.count_rows(todo, so)
+    except storage.ShardError:  # an unreadable shard is reported when its turn comes, not here
+        galaxies, exact = 0, False
+    cap = capacity if isinstance(capacity, Capacity) else Capacity.from_resources(capacity or {})
+    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), cap, galaxies, exact,
+                      claimed=not dry_run)
 
 
-def _pool(job: SurveyJob, n_shards: int, res: dict) -> PoolConfig:
-    gpus = job.gpus_per_actor if job.gpus_per_actor is not None else (1.0 if res.get("GPU", 0) >= 1 else 0.0)
-    per_node = res.get("GPU", 0) / gpus if gpus else res.get("CPU", 1) / job.cpus_per_actor
-    max_actors = job.max_actors or max(1, min(n_shards, int(per_node)))
+def _pool(job: SurveyJob, n_shards: int, cap: Capacity) -> PoolConfig:
+    """GPU actors wherever the cluster has or can get GPUs (one per GPU, up to one per shard), else CPU actors."""
+    gpus = job.gpus_per_actor if job.gpus_per_actor is not None else (1.0 if cap.gpus_max >= 1 else 0.0)
+    slots = cap.gpus_max / gpus if gpus else cap.cpus / job.cpus_per_actor
+    max_actors = job.max_actors or max(1, min(n_shards, int(slots)))
     return PoolConfig(min_actors=min(job.min_actors, max_actors), max_actors=max_actors, gpus_per_actor=gpus,
                       cpus_per_actor=job.cpus_per_actor, batch_size=job.batch_size, compile_models=job.compile_models)
 
@@ -109,7 +207,7 @@ def execute(plan: SurveyPlan, on_shard: Callable[[ShardResult, int, int, float],
     results: list[ShardResult] = run_survey(
         plan.shards, input_url=job.input_url, output_url=job.output_url, checkpoint=job.checkpoint, params=plan.params,
         pool=plan.pool, storage_options=job.storage_options, on_shard=on_shard, verbose=job.verbose,
-        job_hash=plan.job_hash) if plan.shards else []
+        job_hash=plan.job_hash, save_maps=job.save_maps) if plan.shards else []
     summary = summarise(plan, results, time.perf_counter() - t0)
     storage.write_json(summary, storage.join(job.output_url, SUMMARY_FILE), job.storage_options)
     return summary
@@ -119,13 +217,19 @@ def summarise(plan: SurveyPlan, results: list[ShardResult], wall_s: float) -> di
     """The run's summary: provenance, counts, the statuses of rows that are not ok, and every shard."""
     job = plan.job
     n_rows = sum(r.rows_out for r in results)
+    prov = provenance(manifest=plan.manifest, checkpoint=job.checkpoint, params=plan.params.to_dict(),
+                      input=job.input_url, job_hash=plan.job_hash)
+    prov["driver_device"] = prov.pop("device")  # the actors' devices are counted below
     return {
+        "provenance": prov,
+        "devices": Counter(r.device for r in results if r.device),
         "catalog_xai_version": __version__,
         "finished": datetime.now(timezone.utc).isoformat(),
         "input": job.input_url, "output": job.output_url, "checkpoint": job.checkpoint,
         "params": plan.params.to_dict(), "config_hash": plan.job_hash, "shards": len(plan.all_shards),
         "shards_skipped_committed": plan.skipped, "shards_failed": sum(bool(r.error) for r in results),
         "galaxies": n_rows, "rows_not_ok": sum(r.rows_not_ok for r in results),
+        "maps_saved": sum(r.maps for r in results), "save_maps": job.save_maps,
         "statuses": sum((Counter(json.loads(r.statuses)) for r in results), Counter()),
         "wall_seconds": wall_s, "galaxies_per_second": n_rows / wall_s if wall_s else 0.0,
         "per_shard": [r.to_dict() for r in results],

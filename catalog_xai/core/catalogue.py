@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import columns as C
-from . import bars, saliency, units
+from . import bars, labels, saliency, units
 from .ensemble import Ensemble
 from .params import MethodParams
 from .preprocess import FramedBatch, frame_batch, resolve_framing
@@ -52,8 +52,10 @@ class EnsembleOutput:
     """What the device computes for a batch: fractions and per-model saliency maps (on the CPU)."""
 
     framed: FramedBatch  # the images as the models saw them, and each row's fate
-    fractions: np.ndarray  # (n, 37) ensemble mean, NaN for bad rows
-    spread: np.ndarray  # (n, 37) ensemble standard deviation
+    fractions: np.ndarray  # (n, 37) ensemble-mean cumulative (Kaggle) fractions, NaN for bad rows
+    spread: np.ndarray  # (n, 37) their ensemble standard deviation
+    conditional: np.ndarray  # (n, 37) ensemble mean of each member's per-question fractions
+    conditional_spread: np.ndarray  # (n, 37) their ensemble standard deviation
     maps: np.ndarray  # (M, len(ok_rows), H, W) normalised SmoothGrad maps
     framing: str  # how the cutouts were framed (params.FRAMINGS)
 
@@ -76,6 +78,12 @@ class EnsembleOutput:
     @property
     def data_side(self) -> np.ndarray:
         return self.framed.data_side
+
+
+def ensemble_mean_maps(inferred: EnsembleOutput) -> np.ndarray:
+    """(len(ok_rows), S, S) the ensemble-mean map of each good row, outside its cutout's data zeroed."""
+    side = inferred.data_side[inferred.ok_rows]
+    return saliency.restrict_to_data(saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy(), side)
 
 
 def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams:
@@ -114,12 +122,15 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     ok_rows = framed.ok_rows
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
+    cond, cond_spread = frac.copy(), spread.copy()
     maps = np.zeros((len(ensemble), 0, spec.input_size, spec.input_size), np.float32)
     if ok_rows:
         x = framed.x.to(ensemble.device).contiguous(memory_format=torch.channels_last)
         preds = ensemble.predict(x).cpu().numpy()  # (M, B, 37)
         frac[ok_rows] = preds.mean(axis=0)
         spread[ok_rows] = preds.std(axis=0)
+        per_question = labels.conditional_from_cumulative(preds)  # per member, then averaged
+        cond[ok_rows], cond_spread[ok_rows] = per_question.mean(axis=0), per_question.std(axis=0)
         maps = saliency.smoothgrad(
             ensemble.members,
             x,
@@ -131,7 +142,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
         ).cpu().numpy()
-    return EnsembleOutput(framed, frac, spread, maps, framing)
+    return EnsembleOutput(framed, frac, spread, cond, cond_spread, maps, framing)
 
 
 def measure_and_convert(
@@ -156,6 +167,11 @@ def measure_and_convert(
     """
     n, ok_rows = inferred.n, inferred.ok_rows
     reasons = [list(r) for r in inferred.reasons]
+    flags = np.zeros(n, np.int32)  # columns.FLAG_BITS, set beside each reason
+    ok_set = set(ok_rows)
+    for i in range(n):
+        if i not in ok_set:
+            flags[i] |= C.FLAG["objid_missing"] if objid[i] is None else C.FLAG["image_unusable"]
     cosmo = cosmology if cosmology is not None else units.get_cosmology(params.cosmology)
     length_map = np.full(n, np.nan)
     threshold = np.full(n, np.nan)
@@ -164,8 +180,7 @@ def measure_and_convert(
         meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
-            mean_map = saliency.restrict_to_data(
-                saliency.ensemble_mean_map(torch.from_numpy(inferred.maps)).numpy(), side)
+            mean_map = ensemble_mean_maps(inferred)
             res = bars.measure_bars(mean_map, **meas_kw)
             length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
             at_edge[ok_rows] = saliency.bar_reaches_edge(mean_map, res["threshold"], side)
@@ -179,6 +194,7 @@ def measure_and_convert(
         for i in ok_rows:
             if not np.isfinite(length_map[i]):
                 reasons[i].append("saliency map flat: no bar length")
+                flags[i] |= C.FLAG["saliency_flat"]
 
     length_pix = length_map * inferred.map_to_original * params.length_scale
     given_scale, given_petro = _float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n)
@@ -189,6 +205,7 @@ def measure_and_convert(
         if not np.isfinite(length_pix[i]):
             continue
         if not np.isfinite(arcsec[i]):
+            flags[i] |= C.FLAG["no_pixel_scale"]
             if not (_given(pixel_scale_arcsec, i) or _given(petro_r90, i)):
                 reasons[i].append("no pixel scale: arcsec and kpc not computed")
             else:
@@ -198,6 +215,7 @@ def measure_and_convert(
                 reasons[i].append(f"pixel scale unusable ({shown}; usable: 0 to {units.MAX_PIXEL_SCALE_ARCSEC:g} "
                                   "arcsec/px): arcsec and kpc not computed")
         elif not np.isfinite(kpc[i]):
+            flags[i] |= C.FLAG["no_redshift"]
             if not _given(redshift, i):
                 reasons[i].append("no redshift: kpc not computed")
             else:
@@ -205,8 +223,9 @@ def measure_and_convert(
 
     ids = list(objid)
     out: dict[str, np.ndarray] = {C.OBJID: np.array(ids, dtype=object if None in ids else np.int64)}
-    for j, (fc, sc) in enumerate(zip(C.FRACTION_COLUMNS, C.SPREAD_COLUMNS)):
-        out[fc], out[sc] = inferred.fractions[:, j], inferred.spread[:, j]
+    for names, values in ((C.FRACTION_COLUMNS, inferred.conditional), (C.SPREAD_COLUMNS, inferred.conditional_spread),
+                          (C.CUMULATIVE_COLUMNS, inferred.fractions), (C.CUMULATIVE_SPREAD_COLUMNS, inferred.spread)):
+        out.update({name: values[:, j] for j, name in enumerate(names)})
     out[C.BAR_LENGTH_PIX] = length_pix.astype(np.float32)
     out[C.BAR_LENGTH_ARCSEC] = arcsec.astype(np.float32)
     out[C.BAR_LENGTH_KPC] = kpc.astype(np.float32)
@@ -221,6 +240,10 @@ def measure_and_convert(
     out[C.ISOPHOTE_STATUS] = np.array(["not requested (--isophote)"] * n if isophote is None else isophote[1],
                                       dtype=object)
     out[C.STATUS] = np.array(["; ".join(r) if r else C.STATUS_OK for r in reasons], dtype=object)
+    flags[at_edge & np.isfinite(length_pix)] |= C.FLAG["bar_reaches_edge"]
+    if isophote is not None:
+        flags[np.array([s != C.STATUS_OK for s in isophote[1]], bool)] |= C.FLAG["isophote_failed"]
+    out[C.FLAGS] = flags
     return out
 
 

@@ -62,6 +62,23 @@ def cumulative_from_conditional(per_question: np.ndarray, votes: np.ndarray | No
     return cum
 
 
+def conditional_from_cumulative(cumulative: np.ndarray) -> np.ndarray:
+    """Per-question fractions from cumulative (Kaggle) ones: each question's answers over their sum.
+
+    The inverse of ``cumulative_from_conditional`` for predictions, whose blocks need not sum
+    exactly to their parent's fraction.  ``cumulative`` (..., 37); a question whose answers
+    sum to 0 gives NaN (no volunteer would be asked it: the fractions are undefined).
+    """
+    cum = np.asarray(cumulative, dtype=np.float64)
+    out = np.full(cum.shape, np.nan)
+    for q in C.GZ2_TREE:
+        sl = _SLICES[q.name]
+        total = cum[..., sl].sum(axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[..., sl] = np.where(total > 0, cum[..., sl] / total, np.nan)
+    return out
+
+
 # ------------------------------------------------------------- Hart et al. (2016) GZ2 table
 #: Hart et al. (2016) answer number -> Kaggle answer id (t08 a38 is dust lane, a35 unused).
 HART_ANSWERS = {

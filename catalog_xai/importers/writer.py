@@ -25,7 +25,7 @@ Columns of every imported shard, in this order:
     only when the source has it)
 ``image_path`` (string)
     Where the image was looked for, relative to the image root.
-``vote_<question>_<answer>_fraction`` x37 (float32)
+``vote_<question>_<answer>_cumulative_fraction`` x37 (float32)
     Training labels, the cumulative GZ2 vote fractions in ``columns.LABEL_COLUMNS`` order;
     NaN where the source cannot provide one.  Only for labelled sources.
 then importer-specific columns, then every other source column unchanged (a name that

@@ -37,7 +37,16 @@ from .objects import (
                           write_json,
                           write_table_atomic,
 )
-from .shards import ShardError, check_input_schema, list_shards, open_shard, output_path, read_survey, relative_name
+from .shards import (
+                          ShardError,
+                          check_input_schema,
+                          count_rows,
+                          list_shards,
+                          open_shard,
+                          output_path,
+                          read_survey,
+                          relative_name,
+)
 
 __all__ = [
     "BUILTIN_CHECKPOINTS", "DEFAULT_CHECKPOINT", "MANIFEST", "MANIFEST_FORMAT", "builtin_checkpoint_path",
@@ -45,5 +54,5 @@ __all__ = [
     "NOT_IN_CONFIG_HASH", "ConfigMismatch", "claim_output", "commit_shard", "committed_outputs", "config_hash",
     "RETRY_ATTEMPTS", "RetriesExhausted", "RetryingReader", "absolute", "check_storage_options", "filesystem",
     "is_transient", "join", "redact", "with_retries", "write_json", "write_table_atomic", "ShardError",
-    "check_input_schema", "list_shards", "open_shard", "output_path", "read_survey", "relative_name",
+    "check_input_schema", "count_rows", "list_shards", "open_shard", "output_path", "read_survey", "relative_name",
 ]

@@ -63,7 +63,7 @@ def save_ensemble(models: Iterable[GalaxyNet], url: str, *, name: str, training_
         "format": MANIFEST_FORMAT,
         "name": name,
         "training_data": training_data,
-        "output_columns": list(C.FRACTION_COLUMNS),
+        "output_columns": list(C.CUMULATIVE_COLUMNS),
         "score_target": f"Class{C.KAGGLE_IDS[C.BAR_YES_INDEX]} logit (pre-activation)",
         "models": entries,
         **(extra or {}),
@@ -111,7 +111,7 @@ def load_ensemble(location: str, storage_options: dict | None = None, device: st
     manifest = read_manifest(location, storage_options)
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{url}: unsupported manifest format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
-    if list(manifest.get("output_columns", [])) != list(C.FRACTION_COLUMNS):
+    if list(manifest.get("output_columns", [])) not in (list(C.CUMULATIVE_COLUMNS), list(C.LEGACY_OUTPUT_COLUMNS)):
         raise ValueError(f"{url}: the ensemble's output columns are not the 37 GZ2 answers of this version")
     models = []
     for entry in manifest["models"]:

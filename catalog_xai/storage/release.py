@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from .. import __version__, storage
 from .. import columns as C
+from .provenance import shard_metadata
 
 #: Keys of the job manifest that become FITS header keywords (HIERARCH CXAI ...).
 _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
@@ -19,6 +20,19 @@ _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemb
 
 def _read_all(output_url: str, storage_options: dict | None = None) -> pa.Table:
     return storage.read_survey(output_url, storage_options=storage_options).replace_schema_metadata(None)
+
+
+def _fits_column_cards(table: pa.Table) -> dict[str, tuple[str, str]]:
+    """{column: (TUNIT, TCOMM)} for every column: the contract's unit and description, or those
+    a pass-through column brought in its Arrow metadata."""
+    out = {}
+    for field in table.schema:
+        md = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        unit = md.get("unit", "")
+        # h^-1 kpc has no FITS unit string ("h" would read as hours): the description says it
+        out[field.name] = ("" if unit.endswith("/ h") else unit,
+                           md.get("description") or "passed through unchanged from the input survey")
+    return out
 
 
 def _fits_header_cards(job: dict) -> list[tuple[str, object, str]]:
@@ -51,9 +65,10 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
     table = _read_all(output_url, storage_options)
     objids = table.column(C.OBJID).to_numpy()
     n_dup = int(len(objids) - len(np.unique(objids)))
-    meta = {"catalog_xai.release": json.dumps({**job, "release_date": datetime.now(timezone.utc).isoformat(),
-                                                "release_code_version": __version__})}
-    table = table.replace_schema_metadata(meta)
+    release = {**job, "release_date": datetime.now(timezone.utc).isoformat(), "release_code_version": __version__,
+               "contract_version": C.CONTRACT_VERSION}
+    table = table.replace_schema_metadata({**shard_metadata(table, release),
+                                           b"catalog_xai.release": json.dumps(release).encode()})
     files = {}
     pq_url = storage.join(release_url, f"{name}.parquet")
     storage.write_table_atomic(table, pq_url, storage_options)
@@ -67,14 +82,14 @@ def make_release(output_url: str, release_url: str, *, name: str = "catalog_xai_
                 df[field.name] = pd.array([None if v is None else int(v) for v in table.column(field.name).to_pylist()],
                                           dtype="Int16")
         t = Table.from_pandas(df)
+        cards = _fits_column_cards(table)
         for col in t.colnames:
-            spec = C.OUTPUT_BY_NAME.get(col)
-            if spec is not None:
-                # h^-1 kpc has no FITS unit string ("h" would read as hours): the description says it
-                t[col].unit = (spec.unit or None) if col != C.BAR_LENGTH_KPC_H else None
-                t[col].description = spec.description
+            t[col].unit = cards[col][0] or None
         hdu = afits.table_to_hdu(t)
         hdu.name = "CATALOGUE"
+        for i, col in enumerate(t.colnames, start=1):  # every column: its unit (blank: none) and description
+            hdu.header[f"TUNIT{i}"] = cards[col][0]
+            hdu.header[f"TCOMM{i}"] = cards[col][1]
         for key, value, comment in _fits_header_cards(job):
             hdu.header[key] = (value, comment)
         import io as _io

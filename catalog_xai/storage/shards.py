@@ -23,8 +23,12 @@ def list_shards(url: str, storage_options: dict | None = None) -> list[str]:
     if with_retries(lambda: fs.isfile(path), what=f"stat {url}"):
         found = [path]
     else:
+        # Hive's convention: a file or folder whose name starts with _ or . is not data (the
+        # catalogue's _committed/ markers and _maps/ side dataset, a writer's .tmp files).
+        root = path.rstrip("/") + "/"
         found = sorted(p for p in with_retries(lambda: fs.find(path), what=f"list {url}")
-                       if p.endswith(".parquet") and not posixpath.basename(p).startswith(("_", ".")))
+                       if p.endswith(".parquet")
+                       and not any(part.startswith(("_", ".")) for part in p[len(root):].split("/")))
     return [fs.unstrip_protocol(p) if "://" in url else p for p in found]
 
 
@@ -104,6 +108,37 @@ def open_shard(url: str, storage_options: dict | None = None) -> pq.ParquetFile:
     check_input_schema(pf.schema_arrow, url)
     return pf
 
+
+
+def count_rows(shards: list[str], storage_options: dict | None = None, *, max_footers: int = 256) -> tuple[int, bool]:
+    """Rows in the shards from their Parquet footers (a few KiB each, read concurrently): the
+    total and whether it is exact.  Past ``max_footers`` shards an evenly spaced sample is
+    read and scaled, enough for a progress bar's ETA without a request per shard.
+
+    Raises
+    ------
+    ShardError
+        If a sampled shard is not readable Parquet.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not shards:
+        return 0, True
+    step = max(1, -(-len(shards) // max_footers))
+    sample = shards[::step]
+
+    def rows(url: str) -> int:
+        fs, path = filesystem(url, storage_options)
+        try:
+            return pq.ParquetFile(RetryingReader(fs, path, url)).metadata.num_rows
+        except (pa.ArrowInvalid, OSError) as err:
+            raise ShardError(f"{url}: not a readable Parquet file ({err})") from None
+
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="footers") as io:
+        counts = list(io.map(rows, sample))
+    if len(sample) == len(shards):
+        return sum(counts), True
+    return round(sum(counts) * len(shards) / len(sample)), False
 
 
 def read_survey(url: str, columns: list[str] | None = None, storage_options: dict | None = None) -> pa.Table:
