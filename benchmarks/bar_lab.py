@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from catalog_xai.core.bars import bar_endpoints
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REAL = ROOT.parent / "shared" / "data" / "hoyle_bar_lengths"
 #: Galaxies per (length, angle) cell of the generated sets: 4 x 6 cells.
@@ -142,11 +144,10 @@ def panel_figure(lab: LabSet, res: dict, path: Path, title: str) -> None:
         axes[row, 1].imshow(sal, cmap="inferno", origin="upper")
         axes[row, 2].imshow(img.mean(2), cmap="gray", origin="upper")
         axes[row, 2].imshow(np.ma.masked_where(~mask, mask), cmap="autumn", alpha=0.6, origin="upper")
-        pts = np.argwhere(mask)
-        if len(pts) > 1:
-            d = ((pts[:, None] - pts[None]) ** 2).sum(-1)
-            a, b = np.unravel_index(np.argmax(d), d.shape)
-            axes[row, 2].plot([pts[a, 1], pts[b, 1]], [pts[a, 0], pts[b, 0]], "c-", lw=1.5)
+        ends = bar_endpoints(mask)
+        if ends is not None:
+            (r0, c0), (r1, c1) = ends
+            axes[row, 2].plot([c0, c1], [r0, r1], "c-", lw=1.5)
         axes[row, 0].set_ylabel(f"{label}\nmeasured {m[i]:.0f} px\ntrue {lab.true_pix[i]:.0f} px", fontsize=8)
         for ax in axes[row]:
             ax.set_xticks([])

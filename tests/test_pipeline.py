@@ -26,7 +26,8 @@ def _png(size):
     return buf.getvalue()
 
 
-def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synthetic_table, tiny_checkpoint):
+def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synthetic_table, tiny_checkpoint,
+                                                    tmp_path):
     bucket, opts = s3_bucket
     fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])
     t = synthetic_table
@@ -42,7 +43,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     rc = classify_survey.main([
         "--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", "--checkpoint", tiny_checkpoint,
         "--storage-options", json.dumps(opts), "--n-samples", "4", "--tl", "5", "--batch-size", "2",
-        "--max-actors", "2",
+        "--max-actors", "2", "--save-maps", "bar_saliency_threshold>=0",
     ])
     assert rc == 1  # one shard failed; the others completed
 
@@ -53,7 +54,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert summary["galaxies"] == 8
 
     outs = sorted(fs.find(f"{bucket}/vac/"))
-    assert [o.split("/vac/")[1] for o in outs if o.endswith(".parquet")] == [
+    assert [o.split("/vac/")[1] for o in outs if o.endswith(".parquet") and "/_maps/" not in o] == [
         "a/shard-0.parquet", "shard-1.parquet", "shard-2.parquet"]
     for name, rows in (("a/shard-0.parquet", t.slice(0, 3)), ("shard-1.parquet", t.slice(3, 2))):
         out = pq.read_table(fs.open(f"{bucket}/vac/{name}", "rb"))
@@ -68,6 +69,40 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert out[C.STATUS][1] == "no redshift: kpc not computed" and out[C.BAR_LENGTH_KPC][1] is None
     assert out[C.BAR_LENGTH_ARCSEC][1] is not None
     assert out[C.STATUS][2] == "ok" and out[C.BAR_LENGTH_PIX][2] is not None
+
+    # The maps of the selected galaxies (all with a map here) sit beside each committed shard, on the frame
+    # the model saw: the saved map is the one the catalogue measured, recomputed here from the image.
+    from catalog_xai import storage
+    from catalog_xai.cluster.maps import decode_map
+    from catalog_xai.core.catalogue import ensemble_mean_maps, run_ensemble
+    from catalog_xai.core.params import MethodParams
+    from catalog_xai.core.preprocess import crop_pixels
+
+    assert summary["maps_saved"] == 7  # 8 rows, one undecodable image
+    maps = pq.read_table(fs.open(f"{bucket}/vac/_maps/shard-2.parquet", "rb")).to_pylist()
+    assert [m[C.OBJID] for m in maps] == bad[C.OBJID][1:]
+    ens = storage.load_ensemble(tiny_checkpoint)
+    again = run_ensemble(ens, objid=bad[C.OBJID][1:], image=bad[C.IMAGE][1:], params=MethodParams(n_samples=4),
+                         petro_r90=bad[C.PETRO_R90][1:])
+    for m, expected in zip(maps, ensemble_mean_maps(again)):
+        np.testing.assert_allclose(decode_map(m[C.MAP], m["map_side"]), expected, atol=2e-3)  # float16
+    assert maps[1]["image_side"] == 100 and maps[0]["image_side"] == 424
+    crop = crop_pixels(100, ens.spec.crop_fraction)  # native framing: the central crop of the 100-px image
+    assert abs(maps[1]["map_pixel_pix"] * maps[1]["map_side"] - crop) < 1e-3
+    assert maps[1]["map_origin_pix"] == (100 - crop) // 2
+    marker = json.loads(fs.cat(f"{bucket}/vac/_committed/shard-2.parquet.json"))
+    assert marker["rows"] == 3
+
+    # The gallery of that catalogue: a static page with a row and an image per galaxy.
+    from catalog_xai.cli import gallery
+
+    page_dir = tmp_path / "gallery"
+    assert gallery.main(["--catalogue", f"{bucket}/vac/", "--output", str(page_dir), *["--storage-options",
+                                                                                      json.dumps(opts)]]) == 0
+    page = (page_dir / "index.html").read_text()
+    assert page.count("<tr data-objid=") == 8 and page.count('<img src="img/') == 7
+    assert "image unavailable: image could not be decoded" in page
+    assert all((page_dir / "img" / f"{m[C.OBJID]}.png").stat().st_size > 1000 for m in maps)
 
     # The validator finds every row of the good shards, and names the shard that failed.
     res = validate_catalogue(f"{bucket}/survey/", f"{bucket}/vac/", opts)
@@ -127,7 +162,9 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
     assert classify_survey.main(base) == 0
     text = capsys.readouterr().out
     assert "resuming: 1 of 3 shards already committed" in text
-    assert "s1.parquet: 2 rows" in text and "s2.parquet: 2 rows" in text and "s0.parquet: 2 rows" not in text
+    redone = {r["shard"].rsplit("/", 1)[1]: r["rows_out"] for r in json.loads((out / "_summary.json").read_text())[
+        "per_shard"]}
+    assert redone == {"s1.parquet": 2, "s2.parquet": 2}  # s0 was committed: not redone
     assert pq.read_table(out / "s1.parquet").to_pandas().equals(first.to_pandas())  # same seed, same result
     assert pq.read_table(out / "s2.parquet").num_rows == 2
     summary = json.loads((out / "_summary.json").read_text())
@@ -179,11 +216,14 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert classify_survey.main(["--n-samples", "4"]) == 0
     out = capsys.readouterr().out
-    assert "36 real SDSS galaxies" in out and "sdss-finetuned" in out
-    t = pq.read_table(tmp_path / "runs/demo/vac-sdss").to_pandas()
-    assert len(t) == 36 and t["vote_bar_yes_cumulative_fraction"].notna().all()  # the volunteers' votes ride along
-    assert set(t[C.STATUS]) == {"no redshift: kpc not computed"}  # the sample has no redshifts
-    assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].isna().all()
+    assert "36 real SDSS barred galaxies with redshifts" in out and "sdss-finetuned" in out
+    t = pq.read_table(tmp_path / "runs/demo/vac-bars").to_pandas()
+    assert len(t) == 36 and t["human_bar_length_arcsec"].notna().all()  # the humans' lengths ride along
+    assert set(t[C.STATUS]) == {"ok"}  # spectroscopic redshifts: every length in kpc too
+    assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].notna().all()
+    assert "=== bar lengths beside the humans' (Hoyle et al. 2011; 36 galaxies) ===" in out
+    rho = float(out.split("Pearson rho (arcsec) ")[1].split()[0])
+    assert abs(rho - np.corrcoef(t[C.BAR_LENGTH_ARCSEC], t["human_bar_length_arcsec"])[0, 1]) < 0.01
 
 
 def test_empty_shard_and_duplicated_objids_keep_every_row(ray_session, tmp_path, synthetic_table, tiny_checkpoint):

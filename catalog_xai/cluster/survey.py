@@ -133,7 +133,7 @@ class SurveyPlan:
     job_hash: str
     pool: PoolConfig
     capacity: Capacity = field(default_factory=Capacity)
-    galaxies: int = 0  # rows in the shards still to do (from their footers)
+    galaxies: int = 0  # rows in the shards still to do, from their footers (dry runs only; 0: not counted)
     galaxies_exact: bool = True  # False: scaled from a sample of footers
     claimed: bool = True  # False for a dry run: nothing was written
 
@@ -182,10 +182,12 @@ def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_
     if resuming:
         done = storage.committed_outputs(job.output_url, job_hash, so)
         todo = [s for s in shards if storage.output_path(s, job.input_url, job.output_url) not in done]
-    try:
-        galaxies, exact = storage.count_rows(todo, so)
-    except storage.ShardError:  # an unreadable shard is reported when its turn comes, not here
-        galaxies, exact = 0, False
+    galaxies, exact = 0, False
+    if dry_run:  # a real run counts as it goes: no extra request per shard before the work starts
+        try:
+            galaxies, exact = storage.count_rows(todo, so)
+        except (storage.ShardError, storage.RetriesExhausted):
+            pass
     cap = capacity if isinstance(capacity, Capacity) else Capacity.from_resources(capacity or {})
     return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), cap, galaxies, exact,
                       claimed=not dry_run)

@@ -47,14 +47,12 @@ def _linearity(n: np.ndarray, sr: np.ndarray, sc: np.ndarray, srr: np.ndarray, s
         return np.sqrt((a - c) ** 2 + 4 * b * b) / (a + c)
 
 
-def _hull_diameter(flat_idx: np.ndarray, width: int) -> float:
-    """Largest distance between two pixels of a set, given as flat indices row * width + col.
+def _farthest_pair(flat_idx: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two pixels of a set farthest apart, (row, col) each, given flat indices row * width + col.
 
     Every convex-hull vertex of a pixel set is the first or last pixel of its row, and
     sorting the flat indices sorts the pixels by (row, col).
     """
-    if flat_idx.size == 0:
-        return float("nan")
     if flat_idx.size > 64:  # reduce to the row ends; for fewer pixels all pairs are cheaper
         idx = np.sort(flat_idx)
         r = idx // width
@@ -64,7 +62,23 @@ def _hull_diameter(flat_idx: np.ndarray, width: int) -> float:
     if len(pts) > 256:  # all pairs of a few hundred points cost less than the hull's Python loop
         pts = _monotone_chain(pts)
     d = pts[:, None, :] - pts[None, :, :]
-    return float(max(np.sqrt(float((d * d).sum(-1).max())), 1.0))
+    a, b = np.unravel_index(int(np.argmax((d * d).sum(-1))), (len(pts), len(pts)))
+    return pts[a], pts[b]
+
+
+def _hull_diameter(flat_idx: np.ndarray, width: int) -> float:
+    """Largest distance between two pixels of a set (at least 1 pixel), NaN for an empty set."""
+    if flat_idx.size == 0:
+        return float("nan")
+    p, q = _farthest_pair(flat_idx, width)
+    return float(max(np.sqrt(float(((p - q) ** 2).sum())), 1.0))
+
+
+def bar_endpoints(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The two ends of the measured bar: the farthest pair of a (H, W) mask of isolated-bar
+    pixels, as (row, col) arrays; None for an empty mask.  Algorithm 1's length is their distance."""
+    flat = np.flatnonzero(np.asarray(mask, bool))
+    return None if flat.size == 0 else _farthest_pair(flat, mask.shape[1])
 
 
 def _monotone_chain(pts: np.ndarray) -> np.ndarray:

@@ -103,3 +103,62 @@ def learning_curves(histories: dict[str, dict]) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _scale_bar_arcsec(field_arcsec: float) -> float:
+    """A round scale-bar length near a quarter of the field."""
+    nice = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+    return min(nice, key=lambda v: abs(np.log(v / max(field_arcsec / 4, 1e-6))))
+
+
+def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_origin_pix: float = 0.0,
+                  map_pixel_pix: float = 1.0, threshold: float = float("nan"),
+                  pixel_scale_arcsec: float = float("nan"), length_label: str = "") -> Figure:
+    """One galaxy for the gallery: the cutout with a scale bar, the map placed on it, and the
+    isolated bar (map > threshold) with the measured length drawn between its two farthest pixels.
+
+    image : (S, S, 3) uint8 or [0, 1] float, the user's cutout; saliency_map : (m, m) in [0, 1]
+    on the frame whose top-left corner is at ``map_origin_pix`` image pixels, ``map_pixel_pix``
+    image pixels per map pixel (the catalogue's side dataset), or None where no map was kept.
+    """
+    from .bars import bar_endpoints
+
+    plt = _plt()
+    img = np.asarray(image, float) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
+    side = img.shape[0]
+    fig, axes = plt.subplots(1, 3, figsize=(6.6, 2.5))
+    for ax in axes:
+        ax.imshow(img, origin="upper", interpolation="nearest")
+        ax.set_xlim(-0.5, side - 0.5)
+        ax.set_ylim(side - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if np.isfinite(pixel_scale_arcsec) and pixel_scale_arcsec > 0:
+        bar = _scale_bar_arcsec(side * pixel_scale_arcsec)
+        n = bar / pixel_scale_arcsec
+        x0, y0 = 0.06 * side, 0.92 * side
+        axes[0].plot([x0, x0 + n], [y0, y0], color="white", lw=2.5)
+        axes[0].text(x0 + n / 2, y0 - 0.03 * side, f'{bar:g}"', color="white", ha="center", va="bottom", fontsize=8)
+    axes[0].set_title("galaxy", fontsize=8)
+    if saliency_map is None:
+        for ax in axes[1:]:
+            ax.text(0.5, 0.5, "map not saved\n(--save-maps)", transform=ax.transAxes, ha="center", va="center",
+                    color="white", fontsize=8)
+    else:
+        m = np.asarray(saliency_map, float)
+        lo, hi = map_origin_pix - 0.5, map_origin_pix + m.shape[0] * map_pixel_pix - 0.5
+        extent = (lo, hi, hi, lo)  # map pixels onto image pixels (edges at -0.5, as imshow draws them)
+        axes[1].imshow(m, cmap="inferno", alpha=0.75, extent=extent, vmin=0, vmax=1, interpolation="nearest")
+        axes[2].imshow(img.mean(axis=2), cmap="gray", origin="upper", interpolation="nearest")
+        if np.isfinite(threshold):
+            mask = m > threshold
+            axes[2].imshow(np.ma.masked_where(~mask, mask.astype(float)), cmap="autumn", alpha=0.6, extent=extent,
+                           interpolation="nearest")
+            ends = bar_endpoints(mask)
+            if ends is not None:
+                (r0, c0), (r1, c1) = (map_origin_pix + (np.asarray(e) + 0.5) * map_pixel_pix - 0.5 for e in ends)
+                axes[2].plot([c0, c1], [r0, r1], color="cyan", lw=1.5)
+    axes[1].set_title("SmoothGrad map (bar: yes)", fontsize=8)
+    axes[2].set_title(f"isolated bar {length_label}".strip(), fontsize=8)
+    fig.tight_layout(pad=0.5)
+    return fig

@@ -70,7 +70,9 @@ def provenance(*, manifest: dict, checkpoint: str | None, params: dict, device: 
 
     return {"contract_version": C.CONTRACT_VERSION, "created": datetime.now(timezone.utc).isoformat(),
             "catalog_xai_version": __version__, "checkpoint": checkpoint, "ensemble": manifest.get("name"),
-            "ensemble_hash": ensemble_hash(manifest), "params": params, "versions": library_versions(),
+            # an ensemble built in memory (a notebook, a test) has no weight files to hash
+            "ensemble_hash": ensemble_hash(manifest) if manifest.get("models") else None,
+            "params": params, "versions": library_versions(),
             "device": device_description(device), **extra}
 
 
