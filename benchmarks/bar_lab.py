@@ -1,6 +1,6 @@
 """The saliency lab: how well an ensemble's bar lengths follow the truth (issue 12).
 
-    python -m benchmarks bar_lab [--checkpoints saliency-lab sdss-finetuned ...]
+    python -m benchmarks bar_lab [--checkpoints saliency-real sdss-finetuned ...]
 
 Three fixed sets, the same every run:
 - ``generated``: barred galaxies of the built-in generator (the training renderer),
@@ -77,7 +77,7 @@ def real_set(folder: Path) -> LabSet:
 def run_lab_ensemble(ens, lab: LabSet, params) -> dict:
     """The ensemble's lengths (cutout pixels) on one set, through the product's own path."""
     from catalog_xai import columns as C
-    from catalog_xai.core.catalogue import measure_and_convert, run_ensemble
+    from catalog_xai.core.catalogue import ensemble_mean_maps, measure_and_convert, run_ensemble
 
     framing = ens.framing
     if not lab.gz2_framed and framing == "native":
@@ -93,7 +93,7 @@ def run_lab_ensemble(ens, lab: LabSet, params) -> dict:
             inf = run_ensemble(ens, image=lab.images[sl], params=p, **kw)
         cols = measure_and_convert(inf, redshift=list(lab.redshift[sl]), params=p, **kw)
         out["length_pix"][sl] = cols[C.BAR_LENGTH_PIX]
-        out["maps"].append(inf.maps.mean(axis=0))
+        out["maps"].append(ensemble_mean_maps(inf))  # the map Algorithm 1 measured (the panels' threshold is its)
         out["framed"].append(inf.framed.x.numpy())
         out["threshold"].append(cols[C.BAR_THRESHOLD])
     out["seconds"] = time.perf_counter() - t0
@@ -208,7 +208,7 @@ def _short(row: dict) -> str:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bar_lab", help="the saliency lab: bar lengths against the truth (issue 12)")
-    p.add_argument("--checkpoints", nargs="+", default=["saliency-lab", "sdss-finetuned"])
+    p.add_argument("--checkpoints", nargs="+", default=["saliency-real", "sdss-finetuned"])
     p.add_argument("--per-cell", type=int, default=N_PER_CELL)
     p.add_argument("--n-samples", type=int, default=64, help="SmoothGrad N for the lab (the product's default: 256)")
     p.add_argument("--tc", type=float)

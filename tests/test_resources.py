@@ -106,3 +106,19 @@ def test_version_and_dry_run_write_nothing(tmp_path):
     assert "2 shards, 36 galaxies" in dry.stdout and "actors 1..2, 1 CPU each" in dry.stdout
     assert "meets the input contract; nothing was written" in dry.stdout
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_gpu_actor_without_cuda_stops_the_job_with_the_reason(tmp_path):
+    """A Ray that advertises a GPU to a torch without CUDA (this CPU machine): the job ends with
+    the actor's reason instead of running GPU actors on the CPU."""
+    script = (
+        "import sys, ray\n"
+        "ray.init(num_cpus=1, num_gpus=1, include_dashboard=False, logging_level='ERROR')\n"
+        "from catalog_xai.cli import classify_survey\n"
+        f"sys.exit(classify_survey.main(['--output', {str(tmp_path / 'vac')!r}, '--n-samples', '2']))\n")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    text = res.stdout + res.stderr
+    assert "0 GPUs now" not in text and "1 GPU each" in text  # Ray's GPU was planned for
+    assert res.returncode == 2, text[-3000:]
+    assert "cannot use it (torch.cuda.is_available() is False" in text, text[-3000:]

@@ -192,7 +192,11 @@ def main(argv=None) -> int:
         print(f"dry run: the first shard {plan.shards[0] if plan.shards else plan.all_shards[0]} meets the input "
               "contract; nothing was written")
         return 0
-    summary = execute(plan, on_shard=Progress(len(plan.shards), args.progress_seconds))
+    try:
+        summary = execute(plan, on_shard=Progress(len(plan.shards), args.progress_seconds))
+    except Exception as err:  # the survey cannot go on (its actors cannot start): say why, not a traceback
+        print(f"error: the survey stopped: {_root_cause(err)}", file=sys.stderr)
+        return 2
     failed = [r for r in summary["per_shard"] if r["error"]]
     wall = time.perf_counter() - t0
     print("\n=== catalog_xai summary ===")
@@ -210,6 +214,13 @@ def main(argv=None) -> int:
     if demo and not failed:
         _beside_the_humans(job.output_url)
     return 1 if failed else 0
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost 'SomeError: message' line of an error Ray wraps (an actor's traceback as text)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    causes = [ln for ln in lines if ln.split(":", 1)[0].rsplit(".", 1)[-1].endswith(("Error", "Exception"))]
+    return causes[-1] if causes else f"{type(err).__name__}: {lines[-1] if lines else err}"
 
 
 def _beside_the_humans(output_url: str, shown: int = 8) -> None:

@@ -17,7 +17,7 @@ from .objects import filesystem, join, with_retries
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "catalog_xai-ensemble/1"
 #: Ensembles that ship inside the package, by name.
-BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab")
+BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab", "saliency-real")
 DEFAULT_CHECKPOINT = "sdss-finetuned"
 
 
