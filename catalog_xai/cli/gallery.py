@@ -47,11 +47,6 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _read_catalogue(url: str, so: dict):
-    table = storage.read_survey(url, storage_options=so)
-    return table.to_pandas()
-
-
 def _read_maps(url: str, so: dict) -> dict[int, dict]:
     maps_url = storage.join(url, C.MAPS_DIR)
     fs, path = storage.filesystem(maps_url, so)
@@ -172,12 +167,13 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from catalog_xai.cluster.maps import decode_map
     from catalog_xai.core import units
     from catalog_xai.core.figures import gallery_panel
     from catalog_xai.core.preprocess import ImageError, decode_image
 
     so = storage.check_storage_options(storage_options or {})
-    df = _read_catalogue(catalogue_url, so)
+    df = storage.read_survey(catalogue_url, storage_options=so).to_pandas()
     fs_cat, cat_path = storage.filesystem(catalogue_url, so)
     manifest_path = storage.join(cat_path, storage.JOB_MANIFEST)
     job = json.loads(fs_cat.cat_file(manifest_path)) if fs_cat.exists(manifest_path) else {}
@@ -205,7 +201,8 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
             scale = float(units.pixel_scale(_float(rec.get(C.PIXEL_SCALE)), _float(rec.get(C.PETRO_R90))))
             length = _float(rec.get(C.BAR_LENGTH_ARCSEC))
             fig = gallery_panel(
-                rgb, None if m is None else storage_map(m), threshold=_float(rec.get(C.BAR_THRESHOLD)),
+                rgb, None if m is None else decode_map(m[C.MAP], int(m["map_side"])),
+                threshold=_float(rec.get(C.BAR_THRESHOLD)),
                 map_origin_pix=m["map_origin_pix"] if m else 0.0, map_pixel_pix=m["map_pixel_pix"] if m else 1.0,
                 pixel_scale_arcsec=scale, length_label=f'{length:.1f}"' if np.isfinite(length) else "")
             buf = io.BytesIO()
@@ -237,13 +234,6 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
         f.write(page)
     return {"index": storage.join(output_url, "index.html"), "galaxies": len(rows),
             "with_maps": int(df["_has_map"].sum())}
-
-
-def storage_map(row: dict) -> np.ndarray:
-    """A side-dataset row's map as a (side, side) float array."""
-    from catalog_xai.cluster.maps import decode_map
-
-    return decode_map(row[C.MAP], int(row["map_side"]))
 
 
 def main(argv=None) -> int:

@@ -135,7 +135,6 @@ class SurveyPlan:
     capacity: Capacity = field(default_factory=Capacity)
     galaxies: int = 0  # rows in the shards still to do, from their footers (dry runs only; 0: not counted)
     galaxies_exact: bool = True  # False: scaled from a sample of footers
-    claimed: bool = True  # False for a dry run: nothing was written
 
     @property
     def skipped(self) -> int:
@@ -189,8 +188,7 @@ def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_
         except (storage.ShardError, storage.RetriesExhausted):
             pass
     cap = capacity if isinstance(capacity, Capacity) else Capacity.from_resources(capacity or {})
-    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), cap, galaxies, exact,
-                      claimed=not dry_run)
+    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), cap, galaxies, exact)
 
 
 def _pool(job: SurveyJob, n_shards: int, cap: Capacity) -> PoolConfig:

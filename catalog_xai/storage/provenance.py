@@ -76,10 +76,17 @@ def provenance(*, manifest: dict, checkpoint: str | None, params: dict, device: 
             "device": device_description(device), **extra}
 
 
+def field_annotation(field: pa.Field) -> tuple[str | None, str | None]:
+    """A field's (unit, description) from its Arrow metadata, None where it has none.  A unit
+    with no standard string is None too: h^-1 kpc ("h" would read as hours in astropy and FITS);
+    the description says it."""
+    md = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+    unit = md.get("unit")
+    return (None if unit is not None and unit.endswith("/ h") else unit), md.get("description")
+
+
 def _astropy_unit(unit: str | None, t: pa.DataType) -> str | None:
     if unit is None:  # a user's column that came without a unit: unknown, not dimensionless
-        return None
-    if unit.endswith("/ h"):  # h^-1 kpc has no astropy unit string ("h" reads as hours): the description says it
         return None
     if not unit:  # a fraction, a threshold, a redshift: dimensionless; ids, flags and text have no unit
         return "" if pa.types.is_floating(t) else None
@@ -106,13 +113,13 @@ def astropy_table_meta(schema: pa.Schema, meta: dict) -> str:
 
     t = Table(meta=meta)
     for field in schema:
-        md = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        unit, description = field_annotation(field)
         try:
             dtype = _numpy_dtype(field.type)
         except (NotImplementedError, TypeError):
             dtype = np.dtype(object)
-        t.add_column(Column(np.zeros(0, dtype), name=field.name, unit=_astropy_unit(md.get("unit"), field.type),
-                            description=md.get("description")))
+        t.add_column(Column(np.zeros(0, dtype), name=field.name, unit=_astropy_unit(unit, field.type),
+                            description=description))
     return "\n".join(get_yaml_from_table(t))
 
 

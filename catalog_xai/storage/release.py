@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from .. import __version__, storage
 from .. import columns as C
-from .provenance import shard_metadata
+from .provenance import field_annotation, shard_metadata
 
 #: Keys of the job manifest that become FITS header keywords (HIERARCH CXAI ...).
 _PROVENANCE = ("catalog_xai_version", "input", "checkpoint", "ensemble", "ensemble_hash", "config_hash")
@@ -27,11 +27,8 @@ def _fits_column_cards(table: pa.Table) -> dict[str, tuple[str, str]]:
     a pass-through column brought in its Arrow metadata."""
     out = {}
     for field in table.schema:
-        md = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-        unit = md.get("unit", "")
-        # h^-1 kpc has no FITS unit string ("h" would read as hours): the description says it
-        out[field.name] = ("" if unit.endswith("/ h") else unit,
-                           md.get("description") or "passed through unchanged from the input survey")
+        unit, description = field_annotation(field)
+        out[field.name] = (unit or "", description or "passed through unchanged from the input survey")
     return out
 
 
