@@ -80,7 +80,7 @@ def test_an_actor_given_a_gpu_it_cannot_use_stops_with_a_reason():
 
 def test_progress_lines_have_galaxies_rate_and_eta_at_a_bounded_rate():
     out = io.StringIO()
-    progress = Progress(total_shards=100, every=30, out=out)
+    progress = Progress(every=30, out=out)
     for k in range(1, 101):
         res = ShardResult(shard=f"s{k}", rows_out=100, error="boom" if k == 50 else "")
         progress(res, k, 100, elapsed=k * 2.0)  # a shard every 2 s, 200 s in all

@@ -100,11 +100,11 @@ class Progress:
     most one line per ``every`` seconds (the first shard, each failure and the last always).
 
     The survey's size in galaxies is the shards' mean so far times their number (marked ~)
-    until every shard is in, or ``total_galaxies`` where it is known."""
+    until every shard is in."""
 
-    def __init__(self, total_shards: int, every: float, out=sys.stdout, total_galaxies: int | None = None):
-        self.total_shards, self.every, self.known_total = total_shards, every, total_galaxies
-        self.galaxies, self.shards_read, self.last, self.out = 0, 0, -float("inf"), out
+    def __init__(self, every: float, out=sys.stdout):
+        self.every, self.out = every, out
+        self.galaxies, self.shards_read, self.last = 0, 0, -float("inf")
 
     def __call__(self, res, done: int, total: int, elapsed: float) -> None:
         self.galaxies += res.rows_out
@@ -115,8 +115,8 @@ class Progress:
             return
         self.last = elapsed
         rate = self.galaxies / elapsed if elapsed > 0 else 0.0
-        if self.known_total or done == total:
-            expected, approx = self.known_total or self.galaxies, ""
+        if done == total:
+            expected, approx = self.galaxies, ""
         else:
             expected, approx = round(self.galaxies / max(self.shards_read, 1) * total), "~"
         of = f"/{approx}{expected:,}" if expected else ""
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
               "contract; nothing was written")
         return 0
     try:
-        summary = execute(plan, on_shard=Progress(len(plan.shards), args.progress_seconds))
+        summary = execute(plan, on_shard=Progress(args.progress_seconds))
     except Exception as err:  # the survey cannot go on (its actors cannot start): say why, not a traceback
         print(f"error: the survey stopped: {_root_cause(err)}", file=sys.stderr)
         return 2
