@@ -39,8 +39,14 @@ def _gauss_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return np.real(np.fft.ifft2(np.fft.fft2(a) * g))
 
 
-def inject(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
-    """A real cutout with a bar added, and the bar's outline (None if the galaxy has no size)."""
+def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """A real cutout with a bar added, and the bar's outline (None if the galaxy has no size).
+
+    ``variety`` (run D3) widens the family of bars beyond Ferrers ellipses: boxy isophotes
+    (generalised ellipse |u/a|^c + |v/qa|^c, c 2-4), ansae (bright blobs at the bar's ends) in
+    a third of them, and a milder strength range (0.25-1.0), closer to real bars' contrast.
+    Without it the draws are exactly those of runs D/D2.
+    """
     r90 = measure_r90_pixels(rgb)
     if not np.isfinite(r90) or r90 < 4:
         return None
@@ -51,13 +57,18 @@ def inject(rgb: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     x, y = np.meshgrid(c, c)
     u = x * np.cos(phi) + y * np.sin(phi)
     v = -x * np.sin(phi) + y * np.cos(phi)
-    m2 = (u / a) ** 2 + (v / (q * a)) ** 2
+    boxy = rng.uniform(2.0, 4.0) if variety else 2.0
+    m2 = (np.abs(u / a) ** boxy + np.abs(v / (q * a)) ** boxy) ** (2 / boxy)
     profile = np.where(m2 < 1, (1 - np.minimum(m2, 1)) ** n, 0.0)
+    if variety and rng.uniform() < 1 / 3:  # ansae: blobs of 0.15 a at the ends, as bright as the bar's middle
+        for end in (-1, 1):
+            profile = profile + np.exp(-((u - end * 0.85 * a) ** 2 + v ** 2) / (2 * (0.15 * a) ** 2))
+        profile = np.minimum(profile, 1.0)
     lin = np.sinh(BETA * rgb / 255.0) / np.sinh(BETA)
     r = np.hypot(x, y)
     ring = (r > 0.8 * a) & (r < 1.1 * a)
     ref = np.median(lin[ring], axis=0)  # the disk's light (and colour) where the bar ends
-    amp = rng.uniform(0.4, 1.2) * ref
+    amp = rng.uniform(*((0.25, 1.0) if variety else (0.4, 1.2))) * ref
     bar = _gauss_blur(profile, 1.3)[..., None] * amp  # SDSS seeing: FWHM ~1.4" = 3 px at 0.2"/px
     out = np.arcsinh(np.clip(lin + bar, 0, None) * np.sinh(BETA)) / BETA
     rgb_out = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -75,6 +86,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=5001)
     ap.add_argument("--crop-fraction", type=float, default=0.25)
     ap.add_argument("--input-size", type=int, default=112)
+    ap.add_argument("--variety", action="store_true", help="boxy bars, ansae, milder strengths (run D3)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     t = storage.read_survey(args.survey).to_pandas()
@@ -90,7 +102,7 @@ def main() -> None:
     for k in np.flatnonzero(pick):
         rgb = decode_image(t[C.IMAGE].iloc[k])
         for _ in range(args.per_galaxy):
-            res = inject(rgb, rng)
+            res = inject(rgb, rng, args.variety)
             if res is None:
                 continue
             img, mask = res

@@ -197,3 +197,26 @@ def test_isophote_baseline_and_contrastive_score_in_the_catalogue(tiny_ensemble,
     np.testing.assert_array_equal(iso[C.BAR_LENGTH_PIX], base[C.BAR_LENGTH_PIX])  # the saliency length is untouched
     # another score, other maps
     assert not np.allclose(contrast[C.BAR_THRESHOLD], base[C.BAR_THRESHOLD], equal_nan=True)
+
+
+def test_fractions_from_one_ensemble_and_bar_lengths_from_another(tiny_ensemble, synthetic_table):
+    """``bar_ensemble``: each ensemble sees the cutouts framed as it was trained (here another input
+    size and crop); the fractions are the morphology ensemble's, the lengths exactly the bar ensemble's."""
+    from catalog_xai.core.ensemble import Ensemble
+    from catalog_xai.core.models import create_model, default_spec
+
+    torch.manual_seed(1)
+    bar_ens = Ensemble([create_model(default_spec("small_vgg", input_size=32, crop_fraction=0.3))], {"name": "b"})
+    t = synthetic_table
+    images = t.column(C.IMAGE).to_pylist()[:4]
+    images[2] = b"not an image"
+    kw = dict(objid=[1, 2, 3, 4], image=images, redshift=t.column(C.REDSHIFT).to_pylist()[:4],
+              petro_r90=t.column(C.PETRO_R90).to_pylist()[:4], params=FAST)
+    both = classify_batch(tiny_ensemble, bar_ensemble=bar_ens, **kw)
+    morph, bars_only = classify_batch(tiny_ensemble, **kw), classify_batch(bar_ens, **kw)
+    for name in ("bar_yes_fraction", "smooth_or_featured_smooth_cumulative_fraction", "bar_yes_fraction_std"):
+        np.testing.assert_array_equal(both[name], morph[name])
+    for name in (C.BAR_LENGTH_PIX, C.BAR_LENGTH_KPC, C.BAR_THRESHOLD):
+        np.testing.assert_array_equal(both[name], bars_only[name])
+    assert not np.allclose(morph[C.BAR_LENGTH_PIX][[0, 1, 3]], both[C.BAR_LENGTH_PIX][[0, 1, 3]])
+    assert list(both[C.STATUS]) == list(morph[C.STATUS]) and both[C.STATUS][2] == "image could not be decoded"

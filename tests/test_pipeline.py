@@ -216,8 +216,13 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert classify_survey.main(["--n-samples", "4"]) == 0
     out = capsys.readouterr().out
-    assert "36 real SDSS barred galaxies with redshifts" in out and "sdss-finetuned" in out
-    t = pq.read_table(tmp_path / "runs/demo/vac-bars").to_pandas()
+    assert "36 real SDSS barred galaxies with redshifts" in out
+    assert "ensemble sdss-finetuned, saliency maps and bar lengths from saliency-real" in out
+    table = pq.read_table(tmp_path / "runs/demo/vac-bars")
+    prov = json.loads(table.schema.metadata[b"catalog_xai.provenance"])
+    assert (prov["ensemble"], prov["bar_ensemble"]) == ("sdss-finetuned", "saliency-real")
+    assert prov["params"]["tc"] == 0.3 and prov["params"]["linearity"] == "eigen"  # saliency-real's read-out
+    t = table.to_pandas()
     assert len(t) == 36 and t["human_bar_length_arcsec"].notna().all()  # the humans' lengths ride along
     assert set(t[C.STATUS]) == {"ok"}  # spectroscopic redshifts: every length in kpc too
     assert t[C.BAR_LENGTH_ARCSEC].notna().all() and t[C.BAR_LENGTH_KPC].notna().all()

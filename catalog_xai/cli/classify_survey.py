@@ -50,7 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     io_.add_argument("--checkpoint", default=None,
                      help=f"ensemble: built-in name {storage.BUILTIN_CHECKPOINTS} "
                           "or a directory URL with manifest.json "
-                          f"(default {storage.DEFAULT_CHECKPOINT}; synthetic-small for --demo synthetic)")
+                          f"(default {storage.DEFAULT_CHECKPOINT}; synthetic-small for --demo synthetic); it gives "
+                          "the vote fractions")
+    io_.add_argument("--bar-checkpoint", default=None,
+                     help="ensemble whose saliency maps give the bar lengths, or 'same' for --checkpoint's "
+                          f"(default: {storage.DEFAULT_BAR_CHECKPOINT} when --checkpoint is not given, else 'same'); "
+                          "its manifest's method parameters (Tc, Tl, ...) are the defaults")
     io_.add_argument("--storage-options", default={}, type=json.loads,
                      help='JSON fsspec options without secrets, e.g. \'{"endpoint_url": "http://..."}\'')
     io_.add_argument("--demo-galaxies", type=int, default=32, help="size of the generated sample survey")
@@ -131,10 +136,16 @@ def main(argv=None) -> int:
     ap = build_parser()
     args = parse_job(ap, argv)
     demo = args.input is None
+    synthetic_demo = demo and args.demo == "synthetic"
+    if args.bar_checkpoint is None:  # the default pair, or the one ensemble the user named
+        args.bar_checkpoint = (storage.DEFAULT_BAR_CHECKPOINT if args.checkpoint is None and not synthetic_demo
+                               else "same")
     if args.checkpoint is None:
-        args.checkpoint = "synthetic-small" if demo and args.demo == "synthetic" else storage.DEFAULT_CHECKPOINT
-    try:  # the ensemble's own defaults (its manifest), under what was given
-        params = method_params(args, storage.read_manifest(args.checkpoint, args.storage_options))
+        args.checkpoint = "synthetic-small" if synthetic_demo else storage.DEFAULT_CHECKPOINT
+    if args.bar_checkpoint == "same":
+        args.bar_checkpoint = args.checkpoint
+    try:  # the bar ensemble's own defaults (its manifest), under what was given
+        params = method_params(args, storage.read_manifest(args.bar_checkpoint, args.storage_options))
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -167,13 +178,13 @@ def main(argv=None) -> int:
     if output_url is None:
         print("error: --output is required with --input", file=sys.stderr)
         return 2
-    checkpoint = (args.checkpoint if args.checkpoint in storage.BUILTIN_CHECKPOINTS
-                  else storage.absolute(args.checkpoint))
+    checkpoint, bar_checkpoint = (c if c in storage.BUILTIN_CHECKPOINTS else storage.absolute(c)
+                                  for c in (args.checkpoint, args.bar_checkpoint))
     job = SurveyJob(input_url=storage.absolute(input_url), output_url=storage.absolute(output_url),
                     checkpoint=checkpoint, params=params, batch_size=args.batch_size, min_actors=args.min_actors,
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,
                     compile_models=args.compile, overwrite=args.overwrite, storage_options=args.storage_options,
-                    verbose=args.verbose, save_maps=args.save_maps)
+                    verbose=args.verbose, save_maps=args.save_maps, bar_checkpoint=bar_checkpoint)
     try:
         plan = plan_survey(job, cluster_capacity(ray.cluster_resources()), dry_run=args.dry_run)
     except (JobError, ValueError) as err:
@@ -185,7 +196,9 @@ def main(argv=None) -> int:
     kind = f"{pool.gpus_per_actor:g} GPU" if pool.gpus_per_actor else f"{pool.cpus_per_actor:g} CPU"
     counted = f", {'' if plan.galaxies_exact else '~'}{plan.galaxies:,} galaxies" if plan.galaxies else ""
     print(f"catalog_xai {__version__}: {len(plan.shards)} shards{counted} from {job.input_url} -> {job.output_url}")
-    print(f"ensemble {checkpoint} (framing {p.framing}); N={p.n_samples} S_noise={p.s_noise} Tc={p.tc} Tl={p.tl}")
+    maps = "" if bar_checkpoint == checkpoint else f", saliency maps and bar lengths from {bar_checkpoint}"
+    print(f"ensemble {checkpoint}{maps} (framing {p.framing}); N={p.n_samples} S_noise={p.s_noise} Tc={p.tc} "
+          f"Tl={p.tl} {p.linearity}")
     print(f"resources: {cap.cpus:g} CPUs, {cap.gpus:g} GPUs now, up to {cap.gpus_max:g} GPUs ({cap.source}); "
           f"actors {pool.min_actors}..{pool.max_actors}, {kind} each, {pool.batch_size} galaxies per call")
     if args.dry_run:

@@ -78,7 +78,7 @@ class ShardClassifier:
 
     def __init__(self, checkpoint: str, params: MethodParams, input_url: str, output_url: str,
                  storage_options: dict | None, batch_size: int, threads: int, compile_models: bool = False,
-                 job_hash: str | None = None, save_maps: str = "none") -> None:
+                 job_hash: str | None = None, save_maps: str = "none", bar_checkpoint: str | None = None) -> None:
         import torch
 
         if threads:
@@ -89,8 +89,14 @@ class ShardClassifier:
         self.device = actor_device(ray.get_gpu_ids(), torch.cuda.is_available(),
                                    simulated=os.environ.get("RAY_FAKE_CLUSTER") == "1", torch_version=torch.__version__)
         self.ensemble = storage.load_ensemble(checkpoint, storage_options, device=self.device)
+        self.bar_ensemble = None  # None: the maps come from self.ensemble
+        if bar_checkpoint is not None and bar_checkpoint != checkpoint:
+            self.bar_ensemble = storage.load_ensemble(bar_checkpoint, storage_options, device=self.device)
         if compile_models:
             self.ensemble.compile()
+            if self.bar_ensemble is not None:
+                self.bar_ensemble.compile()
+        self.bar_checkpoint = bar_checkpoint
         self.params, self.checkpoint, self.save_maps = params, checkpoint, MapSelection.parse(save_maps)
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
                        batch_size=batch_size, job_hash=job_hash)
@@ -104,7 +110,8 @@ class ShardClassifier:
             try:
                 res = process_shard(str(shard), ensemble=self.ensemble, params=self.params, cosmology=self.cosmology,
                                     worker={"node_id": self.node_id}, checkpoint=self.checkpoint,
-                                    save_maps=self.save_maps, **self.kw)
+                                    save_maps=self.save_maps, bar_ensemble=self.bar_ensemble,
+                                    bar_checkpoint=self.bar_checkpoint, **self.kw)
             except Exception as err:  # a bad shard is reported, never fatal to the survey
                 res = ShardResult.failed(str(shard), f"{type(err).__name__}: {err}")
             res.actor_peak_rss_mb, res.node_id = _peak_rss_mb(), self.node_id
@@ -126,8 +133,11 @@ class PoolConfig:
 def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint: str, params: MethodParams,
                pool: PoolConfig, storage_options: dict | None = None,
                on_shard: Callable[[ShardResult, int, int, float], None] | None = None,
-               verbose: bool = False, job_hash: str | None = None, save_maps: str = "none") -> list[ShardResult]:
+               verbose: bool = False, job_hash: str | None = None, save_maps: str = "none",
+               bar_checkpoint: str | None = None) -> list[ShardResult]:
     """Process ``shards`` on the connected Ray cluster; returns one result per shard.
+
+    ``bar_checkpoint``: the ensemble whose maps measure the bars (None: ``checkpoint``'s).
 
     ``on_shard(result, done, total, elapsed_s)`` is called as each shard finishes.
     """
@@ -150,7 +160,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 checkpoint=checkpoint, params=params, input_url=input_url, output_url=output_url,
                 storage_options=storage_options, batch_size=pool.batch_size,
                 threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
-                job_hash=job_hash, save_maps=save_maps,
+                job_hash=job_hash, save_maps=save_maps, bar_checkpoint=bar_checkpoint,
             ),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),

@@ -98,10 +98,11 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
     return table, maps_table(np.asarray(res[C.OBJID])[keep], maps, framed.cutout_px[keep], framed.crop_px[keep])
 
 
-def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams) -> EnsembleOutput:
+def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams,
+                        bar_ensemble: Ensemble | None) -> EnsembleOutput:
     return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(),
                         params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE),
-                        petro_r90=_column(rb, C.PETRO_R90))
+                        petro_r90=_column(rb, C.PETRO_R90), bar_ensemble=bar_ensemble)
 
 
 def process_shard(
@@ -118,6 +119,8 @@ def process_shard(
     worker: dict | None = None,
     checkpoint: str | None = None,
     save_maps: MapSelection = MapSelection(),
+    bar_ensemble: Ensemble | None = None,
+    bar_checkpoint: str | None = None,
 ) -> ShardResult:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
@@ -125,7 +128,8 @@ def process_shard(
     resubmitted job skips it (see ``storage.claim_output``); ``worker`` (e.g. the Ray node id)
     is recorded in it, to trace a shard to the machine that made it.  The shard's metadata
     carries units for pyarrow and astropy and the JSON provenance (``storage.provenance``);
-    ``checkpoint`` is the ensemble's name or URL as the job gave it.
+    ``checkpoint`` is the ensemble's name or URL as the job gave it; ``bar_ensemble`` (and its
+    ``bar_checkpoint``), when given, makes the saliency maps and bar lengths instead.
 
     Raises
     ------
@@ -143,7 +147,7 @@ def process_shard(
     pieces, pending = [], None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bars") as cpu:
         for rb in pf.iter_batches(batch_size=batch_size):
-            inferred = _infer_record_batch(rb, ensemble, params)
+            inferred = _infer_record_batch(rb, ensemble, params, bar_ensemble)
             if pending is not None:
                 pieces.append(pending.result())
             pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology, save_maps)
@@ -153,7 +157,9 @@ def process_shard(
     table = pa.concat_tables([t for t, _ in pieces]) if pieces else schema.empty_table()
     map_parts = [m for _, m in pieces if m is not None]
     prov = provenance(manifest=ensemble.manifest, checkpoint=checkpoint, params=params.to_dict(),
-                      device=str(ensemble.device), input=shard_url, job_hash=job_hash, worker=worker or {})
+                      device=str(ensemble.device), input=shard_url, job_hash=job_hash, worker=worker or {},
+                      bar_manifest=None if bar_ensemble is None else bar_ensemble.manifest,
+                      bar_checkpoint=bar_checkpoint)
     table = table.replace_schema_metadata(shard_metadata(table, prov))
     storage.write_table_atomic(table, out_url, storage_options)
     n_maps = 0

@@ -51,6 +51,12 @@ class SurveyJob:
     storage_options: dict = field(default_factory=dict)
     verbose: bool = False
     save_maps: str = "none"  # which galaxies keep their saliency map (cluster.maps.MapSelection)
+    bar_checkpoint: str | None = None  # the ensemble whose maps measure bars; None: ``checkpoint``
+
+    @property
+    def bars_from(self) -> str:
+        """The checkpoint whose saliency maps give the bar lengths."""
+        return self.bar_checkpoint or self.checkpoint
 
 
 @dataclass
@@ -132,6 +138,7 @@ class SurveyPlan:
     manifest: dict
     job_hash: str
     pool: PoolConfig
+    bar_manifest: dict | None = None  # the bar ensemble's, where it is not the morphology one
     capacity: Capacity = field(default_factory=Capacity)
     galaxies: int = 0  # rows in the shards still to do, from their footers (dry runs only; 0: not counted)
     galaxies_exact: bool = True  # False: scaled from a sample of footers
@@ -162,10 +169,22 @@ def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_
     ensemble = storage.load_ensemble(job.checkpoint, so)  # fails fast, before any actor starts
     manifest = ensemble.manifest
     params = with_model_framing(job.params, ensemble)
-    job_hash = storage.config_hash(params.identity(), manifest, job.input_url)
+    bar_manifest = None
+    if job.bars_from != job.checkpoint:
+        bar_ensemble = storage.load_ensemble(job.bars_from, so)
+        bar_manifest = bar_ensemble.manifest
+        if job.params.framing is None and bar_ensemble.framing != ensemble.framing:
+            raise JobError(f"the morphology ensemble {job.checkpoint} was trained on {ensemble.framing!r} framing and "
+                           f"the bar ensemble {job.bars_from} on {bar_ensemble.framing!r}: choose one with --framing")
+    # the hash covers both ensembles' weights: changing either is another catalogue
+    job_hash = storage.config_hash(params.identity(), manifest if bar_manifest is None else
+                                   {**manifest, "bar_ensemble": bar_manifest}, job.input_url)
     record = {"config_hash": job_hash, "catalog_xai_version": __version__, "input": job.input_url,
               "checkpoint": job.checkpoint, "ensemble": manifest.get("name"),
               "ensemble_hash": storage.ensemble_hash(manifest), "params": params.to_dict()}
+    if bar_manifest is not None:
+        record.update(bar_checkpoint=job.bars_from, bar_ensemble=bar_manifest.get("name"),
+                      bar_ensemble_hash=storage.ensemble_hash(bar_manifest))
     resuming = False
     if dry_run:
         try:
@@ -188,7 +207,8 @@ def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_
         except (storage.ShardError, storage.RetriesExhausted):
             pass
     cap = capacity if isinstance(capacity, Capacity) else Capacity.from_resources(capacity or {})
-    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), cap, galaxies, exact)
+    return SurveyPlan(job, params, todo, shards, manifest, job_hash, _pool(job, len(todo), cap), bar_manifest, cap,
+                      galaxies, exact)
 
 
 def _pool(job: SurveyJob, n_shards: int, cap: Capacity) -> PoolConfig:
@@ -207,7 +227,7 @@ def execute(plan: SurveyPlan, on_shard: Callable[[ShardResult, int, int, float],
     results: list[ShardResult] = run_survey(
         plan.shards, input_url=job.input_url, output_url=job.output_url, checkpoint=job.checkpoint, params=plan.params,
         pool=plan.pool, storage_options=job.storage_options, on_shard=on_shard, verbose=job.verbose,
-        job_hash=plan.job_hash, save_maps=job.save_maps) if plan.shards else []
+        job_hash=plan.job_hash, save_maps=job.save_maps, bar_checkpoint=job.bars_from) if plan.shards else []
     summary = summarise(plan, results, time.perf_counter() - t0)
     storage.write_json(summary, storage.join(job.output_url, SUMMARY_FILE), job.storage_options)
     return summary
@@ -218,7 +238,8 @@ def summarise(plan: SurveyPlan, results: list[ShardResult], wall_s: float) -> di
     job = plan.job
     n_rows = sum(r.rows_out for r in results)
     prov = provenance(manifest=plan.manifest, checkpoint=job.checkpoint, params=plan.params.to_dict(),
-                      input=job.input_url, job_hash=plan.job_hash)
+                      input=job.input_url, job_hash=plan.job_hash, bar_manifest=plan.bar_manifest,
+                      bar_checkpoint=job.bars_from)
     prov["driver_device"] = prov.pop("device")  # the actors' devices are counted below
     return {
         "provenance": prov,
@@ -226,6 +247,7 @@ def summarise(plan: SurveyPlan, results: list[ShardResult], wall_s: float) -> di
         "catalog_xai_version": __version__,
         "finished": datetime.now(timezone.utc).isoformat(),
         "input": job.input_url, "output": job.output_url, "checkpoint": job.checkpoint,
+        "bar_checkpoint": job.bars_from,
         "params": plan.params.to_dict(), "config_hash": plan.job_hash, "shards": len(plan.all_shards),
         "shards_skipped_committed": plan.skipped, "shards_failed": sum(bool(r.error) for r in results),
         "galaxies": n_rows, "rows_not_ok": sum(r.rows_not_ok for r in results),

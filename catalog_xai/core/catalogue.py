@@ -98,12 +98,31 @@ def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams
     return replace(params, framing=resolve_framing(ensemble.framing, params.framing))
 
 
+def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | None], params: MethodParams,
+           pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None = None) -> tuple[FramedBatch, str]:
+    """The cutouts decoded and framed as ``ensemble`` was trained, and the framing used."""
+    n = len(objid)
+    spec = ensemble.spec
+    framing = resolve_framing(ensemble.framing, params.framing)
+    r90_pix = None
+    if framing == "petrosian":
+        r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
+    skip = skip or ["objid missing: row not processed" if o is None else None for o in objid]
+    return frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
+                       r90_pix=r90_pix, skip=skip), framing
+
+
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
                  params: MethodParams = MethodParams(), pixel_scale_arcsec: Sequence[float | None] | None = None,
-                 petro_r90: Sequence[float | None] | None = None) -> EnsembleOutput:
+                 petro_r90: Sequence[float | None] | None = None,
+                 bar_ensemble: Ensemble | None = None) -> EnsembleOutput:
     """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps.
 
-    Rows that cannot be decoded or framed get a reason, not an exception.
+    ``bar_ensemble``: take the saliency maps (and so the bar lengths) from this ensemble, each
+    ensemble seeing the cutouts framed as it was trained; the fractions still come from
+    ``ensemble``.  A model that classifies real galaxies well need not have maps that isolate
+    bars, and the reverse (docs/bar-lab-notebook.md).  A row one framing cannot use is not used
+    by either.  Rows that cannot be decoded or framed get a reason, not an exception.
 
     Raises
     ------
@@ -111,19 +130,22 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         If the ensemble's or the requested framing is not one of ``FRAMINGS``.
     """
     n = len(objid)
-    spec = ensemble.spec
-    framing = resolve_framing(ensemble.framing, params.framing)
-    r90_pix = None
-    if framing == "petrosian":
-        r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
-    framed = frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
-                         r90_pix=r90_pix,
-                         skip=["objid missing: row not processed" if o is None else None for o in objid])
-    ok_rows = framed.ok_rows
+    framed, framing = _frame(ensemble, objid, image, params, pixel_scale_arcsec, petro_r90)
+    maps_from, framed_maps = ensemble, framed
+    if bar_ensemble is not None and bar_ensemble is not ensemble:
+        maps_from = bar_ensemble
+        # rows the morphology framing refused are refused here too, with the same reason
+        skip = ["; ".join(r) if r else None for r in framed.reasons]
+        framed_maps, _ = _frame(bar_ensemble, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip)
+        ok_maps = set(framed_maps.ok_rows)
+        keep = [k for k, i in enumerate(framed.ok_rows) if i in ok_maps]
+        framed = replace(framed, x=framed.x[keep], ok_rows=[framed.ok_rows[k] for k in keep])
+    ok_rows = framed_maps.ok_rows  # == framed.ok_rows
     frac = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     spread = np.full((n, C.N_OUTPUTS), np.nan, dtype=np.float32)
     cond, cond_spread = frac.copy(), spread.copy()
-    maps = np.zeros((len(ensemble), 0, spec.input_size, spec.input_size), np.float32)
+    side = maps_from.spec.input_size
+    maps = np.zeros((len(maps_from), 0, side, side), np.float32)
     if ok_rows:
         x = framed.x.to(ensemble.device).contiguous(memory_format=torch.channels_last)
         preds = ensemble.predict(x).cpu().numpy()  # (M, B, 37)
@@ -131,8 +153,10 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         spread[ok_rows] = preds.std(axis=0)
         per_question = labels.conditional_from_cumulative(preds)  # per member, then averaged
         cond[ok_rows], cond_spread[ok_rows] = per_question.mean(axis=0), per_question.std(axis=0)
+        if maps_from is not ensemble:
+            x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
         maps = saliency.smoothgrad(
-            ensemble.members,
+            maps_from.members,
             x,
             n_samples=params.n_samples,
             s_noise=params.s_noise,
@@ -142,7 +166,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             chunk_size=params.chunk_size,
             autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
         ).cpu().numpy()
-    return EnsembleOutput(framed, frac, spread, cond, cond_spread, maps, framing)
+    return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing)
 
 
 def measure_and_convert(
@@ -257,9 +281,11 @@ def classify_batch(
     petro_r90: Sequence[float | None] | None = None,
     params: MethodParams = MethodParams(),
     cosmology: Cosmology | None = None,
+    bar_ensemble: Ensemble | None = None,
 ) -> dict[str, np.ndarray]:
     """Catalogue columns (``columns.result_column_names``) for one batch of galaxies.
 
+    ``bar_ensemble``: the ensemble whose maps measure the bars (see ``run_ensemble``).
     Bad rows get nulls and a status, never an exception.
 
     Raises
@@ -269,7 +295,7 @@ def classify_batch(
         is None and ``params.cosmology`` is not an astropy realization.
     """
     inferred = run_ensemble(ensemble, objid=objid, image=image, params=params, pixel_scale_arcsec=pixel_scale_arcsec,
-                            petro_r90=petro_r90)
+                            petro_r90=petro_r90, bar_ensemble=bar_ensemble)
     iso = isophote_lengths(image, inferred.ok_rows) if params.isophote else None
     return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,
                                petro_r90=petro_r90, params=params, cosmology=cosmology, isophote=iso)

@@ -19,6 +19,10 @@ MANIFEST_FORMAT = "catalog_xai-ensemble/1"
 #: Ensembles that ship inside the package, by name.
 BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab", "saliency-real")
 DEFAULT_CHECKPOINT = "sdss-finetuned"
+#: The default ensemble for the saliency maps and bar lengths, beside DEFAULT_CHECKPOINT's
+#: fractions: its maps isolate real bars (docs/bar-lab-notebook.md, run D2), its fractions are
+#: worse than DEFAULT_CHECKPOINT's.
+DEFAULT_BAR_CHECKPOINT = "saliency-real"
 
 
 def builtin_checkpoint_path(name: str) -> str:

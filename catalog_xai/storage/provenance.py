@@ -64,14 +64,23 @@ def library_versions() -> dict[str, str]:
 
 
 def provenance(*, manifest: dict, checkpoint: str | None, params: dict, device: str | None = None,
-               **extra) -> dict:
-    """The JSON provenance of a catalogue shard or run."""
+               bar_manifest: dict | None = None, bar_checkpoint: str | None = None, **extra) -> dict:
+    """The JSON provenance of a catalogue shard or run.
+
+    ``bar_manifest``/``bar_checkpoint``: the ensemble whose maps measured the bars, where it is
+    not the one that gave the fractions (the ``bar_*`` keys name it; otherwise they repeat the first).
+    """
     from .checkpoints import ensemble_hash
 
+    def _hash(m: dict) -> str | None:  # an ensemble built in memory (a notebook, a test) has no files to hash
+        return ensemble_hash(m) if m.get("models") else None
+
+    bars_from = manifest if bar_manifest is None else bar_manifest
     return {"contract_version": C.CONTRACT_VERSION, "created": datetime.now(timezone.utc).isoformat(),
             "catalog_xai_version": __version__, "checkpoint": checkpoint, "ensemble": manifest.get("name"),
-            # an ensemble built in memory (a notebook, a test) has no weight files to hash
-            "ensemble_hash": ensemble_hash(manifest) if manifest.get("models") else None,
+            "ensemble_hash": _hash(manifest),
+            "bar_checkpoint": checkpoint if bar_manifest is None else bar_checkpoint,
+            "bar_ensemble": bars_from.get("name"), "bar_ensemble_hash": _hash(bars_from),
             "params": params, "versions": library_versions(),
             "device": device_description(device), **extra}
 
