@@ -36,6 +36,7 @@ from catalog_xai.cli.options import (
 )
 from catalog_xai.core import tuning
 from catalog_xai.core.evaluation import compare_lengths
+from catalog_xai.core.hardware import autocast_dtype
 from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
 from catalog_xai.core.preprocess import frame_batch, greyscale, resolve_framing
 from catalog_xai.core.saliency import galaxy_seeds, score_target, smoothgrad
@@ -60,7 +61,7 @@ def maps_for(ens, x, objids, params: MethodParams, s_noise: float, seed: int, ba
         out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=params.n_samples, s_noise=s_noise,
                               seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=params.chunk_size,
                               target=score_target(params.score),
-                              autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None).numpy())
+                              autocast_dtype=autocast_dtype(params.precision, x.device)).numpy())
     return np.concatenate(out, axis=1)
 
 

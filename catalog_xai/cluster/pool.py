@@ -97,6 +97,14 @@ class ShardClassifier:
             if self.bar_ensemble is not None:
                 self.bar_ensemble.compile()
         self.bar_checkpoint = bar_checkpoint
+        # precision "auto" and chunk size 0 become this device's choice, recorded in every shard it writes
+        from ..core.catalogue import params_for_device
+        from ..core.hardware import native_bf16
+
+        t0 = time.perf_counter()
+        params = params_for_device(params, self.bar_ensemble or self.ensemble)
+        print(f"actor on {self.device} ({native_bf16(self.device)[1]}): precision {params.precision}, "
+              f"chunk {params.chunk_size} images ({time.perf_counter() - t0:.1f} s to choose)", flush=True)
         self.params, self.checkpoint, self.save_maps = params, checkpoint, MapSelection.parse(save_maps)
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
                        batch_size=batch_size, job_hash=job_hash)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import columns as C
-from . import bars, labels, saliency, units
+from . import bars, hardware, labels, saliency, units
 from .ensemble import Ensemble
 from .params import MethodParams
 from .preprocess import FramedBatch, frame_batch, resolve_framing
@@ -98,6 +98,17 @@ def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams
     return replace(params, framing=resolve_framing(ensemble.framing, params.framing))
 
 
+def params_for_device(params: MethodParams, maps_from: Ensemble) -> MethodParams:
+    """``params`` with ``precision="auto"`` and ``chunk_size=0`` resolved on the device of the
+    ensemble that computes the maps: what a catalogue shard records it was made with."""
+    precision = hardware.resolve_precision(params.precision, maps_from.device)
+    chunk = params.chunk_size or hardware.measure_chunk_size(
+        maps_from.members, input_size=maps_from.spec.input_size, device=maps_from.device,
+        dtype=hardware.autocast_dtype(precision, maps_from.device),
+        target=np.atleast_1d(saliency.score_target(params.score))[0])
+    return replace(params, precision=precision, chunk_size=int(chunk))
+
+
 def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | None], params: MethodParams,
            pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None = None) -> tuple[FramedBatch, str]:
     """The cutouts decoded and framed as ``ensemble`` was trained, and the framing used."""
@@ -164,7 +175,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             target=saliency.score_target(params.score),
             seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
             chunk_size=params.chunk_size,
-            autocast_dtype=torch.bfloat16 if params.precision == "bf16" else None,
+            autocast_dtype=hardware.autocast_dtype(params.precision, maps_from.device),
         ).cpu().numpy()
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing)
 

@@ -23,7 +23,9 @@ ENSEMBLE_METHODS = ("maps", "lengths")
 #: petrosian: reframe each cutout to GZ2 framing from petroR90_r and its pixel scale;
 #: measured: reframe from an R90 measured on the image (for surveys without photometry).
 FRAMINGS = ("native", "petrosian", "measured")
-PRECISIONS = ("fp32", "bf16")
+#: auto: bf16 where the device runs it natively (CUDA with bf16, CPUs with AMX or AVX-512 BF16),
+#: else fp32 (core.hardware).
+PRECISIONS = ("auto", "fp32", "bf16")
 #: The score SmoothGrad differentiates: the paper's cumulative Class3.1 logit, or the contrast
 #: Class3.1 - Class3.2 of the bar question's two answers (specific to "barred rather than not",
 #: where the cumulative score also explains "this is a face-on disk").
@@ -66,8 +68,10 @@ class MethodParams:
     cosmology: str = _opt(DEFAULT_COSMOLOGY, "astropy cosmology realization for kpc")
     kpc_h: bool = _opt(False, "also write bar_length_kpc_h (h^-1 kpc)")
     seed: int = _opt(0, "SmoothGrad noise seed (each galaxy's noise is seeded from it and its objid)")
-    chunk_size: int = _opt(256, "noisy images per forward/backward pass (memory, not results)", speed_only=True)
-    precision: str = _opt("fp32", "fp32, or bf16 autocast", choices=PRECISIONS)
+    chunk_size: int = _opt(0, "noisy images per forward/backward pass (speed and memory, not results); 0: the "
+                              "fastest, measured on the device when an actor starts", speed_only=True)
+    precision: str = _opt("auto", "auto: bf16 autocast where the device runs bf16 natively (AMX, AVX-512 BF16, "
+                                  "CUDA), else fp32; or fp32, bf16", choices=PRECISIONS)
 
     def __post_init__(self) -> None:
         problems = []
@@ -81,8 +85,8 @@ class MethodParams:
             problems.append(f"tl must be >= 0 (got {self.tl})")
         if not 0 < self.length_scale < 100:
             problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
-        if self.chunk_size < 1:
-            problems.append(f"chunk_size must be >= 1 (got {self.chunk_size})")
+        if self.chunk_size < 0:
+            problems.append(f"chunk_size must be >= 0, 0 for measured (got {self.chunk_size})")
         for f in fields(self):
             choices = f.metadata.get("choices")
             value = getattr(self, f.name)

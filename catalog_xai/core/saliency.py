@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import columns as C
+from .hardware import measure_chunk_size
 from .params import PAPER, SCORES
 from .preprocess import greyscale
 
@@ -84,7 +85,8 @@ def smoothgrad(
     target : index of the logit to explain (Class3.1, bar yes), or a pair (i, j): the contrast
         logit_i - logit_j (see ``score_target``).
     seeds : one noise seed per image (see ``galaxy_seeds``); default 0, 1, 2, ...
-    chunk_size : images per forward/backward pass (the memory budget).
+    chunk_size : images per forward/backward pass (the memory budget); 0: the fastest on this
+        device, measured once per process (``hardware.measure_chunk_size``).
     autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
 
     Returns
@@ -109,6 +111,9 @@ def smoothgrad(
     if len(seeds) != b:
         raise ValueError(f"need one seed per image: {len(seeds)} seeds for {b} images")
     x = x.float()
+    if chunk_size == 0:
+        first = target[0] if isinstance(target, tuple) else target
+        chunk_size = measure_chunk_size(models, input_size=h, device=device, dtype=autocast_dtype, target=first)
     sigma = s_noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
     sums = torch.zeros(len(models), b, ch, h, w, device=device)
     streams = _streams(device, len(models))

@@ -1,0 +1,115 @@
+"""Fast by default on the device at hand: bf16 where the hardware runs it natively, and the
+SmoothGrad chunk size measured on the device rather than fixed.
+
+Development and cloud machines differ from one day to the next (Sapphire Rapids with AMX, Zen 3
+with AVX2 only, Zen 5 with AVX-512 BF16, H100s): bf16 autocast is 2x faster than fp32 on the
+first and third and 7x *slower* on the second, where oneDNN emulates it, and the best chunk size
+moves with the cache, the cores and the model.  So neither is a constant (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+#: Chunk sizes tried at actor start, per device type (images per forward/backward pass).
+CHUNK_CANDIDATES = {"cpu": (16, 32, 64, 128, 256, 512), "cuda": (128, 256, 512, 1024, 2048, 4096)}
+#: Stop trying larger chunks once one is this much slower per image than the best so far.
+_WORSE = 1.15
+_chosen: dict[tuple, int] = {}  # per process: models, device, dtype, threads -> chunk size
+
+
+def native_bf16(device: str | torch.device) -> tuple[bool, str]:
+    """Whether ``device`` computes bf16 natively, and the evidence (for logs and provenance)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        ok = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+        return ok, f"CUDA {torch.cuda.get_device_name(device) if torch.cuda.is_available() else '?'}: " \
+                   f"bf16 {'native' if ok else 'not native'}"
+    if device.type == "cpu":
+        have = [name for name, probe in (("AMX", "_is_amx_tile_supported"), ("AVX-512 BF16", "_is_avx512_bf16_supported"))
+                if getattr(torch.cpu, probe, lambda: False)()]
+        return bool(have), f"CPU with {' and '.join(have)}" if have else "CPU without AMX or AVX-512 BF16"
+    return False, f"{device.type}: bf16 not assumed"
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``"auto"`` becomes ``"bf16"`` where the device runs it natively, else ``"fp32"``; others pass.
+
+    Raises
+    ------
+    ValueError
+        For a precision that is not auto, fp32 or bf16.
+    """
+    if precision == "auto":
+        return "bf16" if native_bf16(device)[0] else "fp32"
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    return precision
+
+
+def autocast_dtype(precision: str, device: str | torch.device) -> torch.dtype | None:
+    """The autocast dtype of a (possibly "auto") precision on ``device``: bfloat16 or None (fp32)."""
+    return torch.bfloat16 if resolve_precision(precision, device) == "bf16" else None
+
+
+def _pass_seconds(models: Sequence[nn.Module], x: torch.Tensor, target: int, dtype: torch.dtype | None) -> float:
+    """Seconds for one SmoothGrad forward/backward of ``x`` through every model."""
+    device = x.device
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    for model in models:
+        part = x.detach().requires_grad_(True)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            score = model(part)[:, target].float().sum()
+        torch.autograd.grad(score, part)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - t0
+
+
+def measure_chunk_size(models: Sequence[nn.Module], *, input_size: int, device: str | torch.device,
+                       dtype: torch.dtype | None = None, target: int = 0,
+                       candidates: Sequence[int] | None = None, budget_s: float = 10.0) -> int:
+    """The chunk size with the most images per second for these models on this device.
+
+    Times one forward/backward pass per candidate, from the smallest up, each after an untimed
+    pass of the same shape (oneDNN and cuDNN choose kernels per shape); stops when a chunk is
+    ``_WORSE`` slower per image than the best, runs out of device memory, or would take the
+    measurement past ``budget_s``.  The answer is kept for the process (one
+    measurement per actor and ensemble).  Chunk size changes speed, never results.
+    """
+    device = torch.device(device)
+    key = (tuple(id(m) for m in models), input_size, str(device), dtype, torch.get_num_threads())
+    if key in _chosen:
+        return _chosen[key]
+    candidates = sorted(candidates or CHUNK_CANDIDATES.get(device.type, CHUNK_CANDIDATES["cpu"]))
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def batch(n: int) -> torch.Tensor:
+        x = torch.rand((n, 3, input_size, input_size), generator=gen, device=device)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    t_start = time.perf_counter()
+    best, best_per_image = candidates[0], float("inf")
+    for n in candidates:
+        spent = time.perf_counter() - t_start
+        if best_per_image < float("inf") and spent + 2 * n * best_per_image > budget_s:
+            break  # this candidate's two passes would overrun the budget
+        try:
+            x = batch(n)
+            _pass_seconds(models, x, target, dtype)  # a new shape: kernels chosen, memory allocated
+            per_image = _pass_seconds(models, x, target, dtype) / n
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            break
+        if per_image < best_per_image:
+            best, best_per_image = n, per_image
+        elif per_image > _WORSE * best_per_image:
+            break
+    _chosen[key] = best
+    return best
