@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from catalog_xai import storage
 from catalog_xai.cli import classify_survey
 from catalog_xai.cli.options import add_method_arguments, method_params, read_job_file
 from catalog_xai.core.params import PAPER, MethodParams
@@ -52,8 +53,10 @@ def test_print_config_then_config_is_the_same_job(tmp_path, capsys):
     assert capsys.readouterr().out == text  # the file alone reproduces the job
     values = read_job_file(str(job))
     assert values["batch_size"] == 8 and values["input"] == "s3://b/survey/"
+    assert values["checkpoint"] == "sdss-finetuned" and values["bar_checkpoint"] == "saliency-real"
+    bar_method = storage.read_manifest("saliency-real")["method"]  # the bar ensemble's read-out, under the options
     assert MethodParams.from_dict({f.name: values[f.name] for f in fields(MethodParams)}) == MethodParams(
-        n_samples=64, tl=40, kpc_h=True)
+        **{**bar_method, "n_samples": 64, "tl": 40, "kpc_h": True})
     # The command line wins over the file.
     assert classify_survey.main(["--config", str(job), "--tl", "20", "--print-config"]) == 0
     assert re.search(r"^  tl: 20$", capsys.readouterr().out, re.M)

@@ -62,7 +62,7 @@ def test_capacity_reads_the_launcher_config_when_the_cluster_has_no_gpu_yet(tmp_
 def test_pool_asks_for_gpus_the_autoscaler_can_start_and_cpus_on_a_laptop():
     job = SurveyJob(input_url="x", output_url="y")
     laptop = _pool(job, 10, Capacity(cpus=2, gpus=0, gpus_max=0))
-    assert laptop.gpus_per_actor == 0 and laptop.max_actors == 2
+    assert laptop.gpus_per_actor == 0 and laptop.max_actors == 2 and laptop.min_actors == 2  # both start at once
     cluster = _pool(job, 100, Capacity(cpus=4, gpus=0, gpus_max=16))  # GPU nodes scale from zero
     assert cluster.gpus_per_actor == 1 and cluster.max_actors == 16 and cluster.min_actors == 1
     assert _pool(job, 5, Capacity(cpus=4, gpus=0, gpus_max=16)).max_actors == 5  # never more actors than shards

@@ -68,7 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_method_arguments(ap)
     r = ap.add_argument_group("resources")
     r.add_argument("--batch-size", type=int, default=16, help="galaxies per ensemble call")
-    r.add_argument("--min-actors", type=int, default=1)
+    r.add_argument("--min-actors", type=int, default=1,
+                   help="actors to start with (default 1); as many as fit on the cluster's resources now start "
+                        "at once")
     r.add_argument("--max-actors", type=int, default=0, help="0: one per GPU, or per CPU without GPUs")
     r.add_argument("--gpus-per-actor", type=float, default=None,
                    help="default 1 if the cluster has GPUs or its autoscaler can start GPU nodes, else 0")

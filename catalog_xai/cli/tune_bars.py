@@ -35,8 +35,8 @@ from catalog_xai.cli.options import (
     parse_job,
 )
 from catalog_xai.core import tuning
+from catalog_xai.core.catalogue import params_for_device
 from catalog_xai.core.evaluation import compare_lengths
-from catalog_xai.core.hardware import autocast_dtype
 from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
 from catalog_xai.core.preprocess import frame_batch, greyscale, resolve_framing
 from catalog_xai.core.saliency import galaxy_seeds, score_target, smoothgrad
@@ -57,11 +57,12 @@ def load(url, reference, where, limit):
 def maps_for(ens, x, objids, params: MethodParams, s_noise: float, seed: int, batch: int = 8) -> np.ndarray:
     """(M, B, H, W) SmoothGrad maps of ``x`` under ``params`` at one S_noise (X_input is applied later)."""
     out = []
+    run = params_for_device(params, ens)  # precision "auto" and chunk 0 decided on this device
     for i in range(0, len(x), batch):
         out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=params.n_samples, s_noise=s_noise,
-                              seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=params.chunk_size,
+                              seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=run.chunk_size,
                               target=score_target(params.score),
-                              autocast_dtype=autocast_dtype(params.precision, x.device)).numpy())
+                              autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None).numpy())
     return np.concatenate(out, axis=1)
 
 

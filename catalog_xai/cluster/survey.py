@@ -216,7 +216,11 @@ def _pool(job: SurveyJob, n_shards: int, cap: Capacity) -> PoolConfig:
     gpus = job.gpus_per_actor if job.gpus_per_actor is not None else (1.0 if cap.gpus_max >= 1 else 0.0)
     slots = cap.gpus_max / gpus if gpus else cap.cpus / job.cpus_per_actor
     max_actors = job.max_actors or max(1, min(n_shards, int(slots)))
-    return PoolConfig(min_actors=min(job.min_actors, max_actors), max_actors=max_actors, gpus_per_actor=gpus,
+    # Actors that fit on what the cluster has now start at once (on a laptop: all of them);
+    # the rest wait for the autoscaler, which Ray Data asks as work queues up.
+    now = cap.gpus / gpus if gpus else cap.cpus / job.cpus_per_actor
+    min_actors = min(max_actors, max(job.min_actors, int(now)))
+    return PoolConfig(min_actors=min_actors, max_actors=max_actors, gpus_per_actor=gpus,
                       cpus_per_actor=job.cpus_per_actor, batch_size=job.batch_size, compile_models=job.compile_models)
 
 

@@ -99,13 +99,15 @@ def with_model_framing(params: MethodParams, ensemble: Ensemble) -> MethodParams
 
 
 def params_for_device(params: MethodParams, maps_from: Ensemble) -> MethodParams:
-    """``params`` with ``precision="auto"`` and ``chunk_size=0`` resolved on the device of the
-    ensemble that computes the maps: what a catalogue shard records it was made with."""
-    precision = hardware.resolve_precision(params.precision, maps_from.device)
-    chunk = params.chunk_size or hardware.measure_chunk_size(
-        maps_from.members, input_size=maps_from.spec.input_size, device=maps_from.device,
-        dtype=hardware.autocast_dtype(precision, maps_from.device),
-        target=np.atleast_1d(saliency.score_target(params.score))[0])
+    """``params`` with ``precision="auto"`` and ``chunk_size=0`` decided for the device of the
+    ensemble that computes the maps (``hardware.choose``: measured once per process): what a
+    catalogue shard records it was made with."""
+    if params.precision != "auto" and params.chunk_size:
+        return params
+    precision, chunk = hardware.choose(maps_from.members, input_size=maps_from.spec.input_size,
+                                       device=maps_from.device, precision=params.precision,
+                                       chunk_size=params.chunk_size,
+                                       target=int(np.atleast_1d(saliency.score_target(params.score))[0]))
     return replace(params, precision=precision, chunk_size=int(chunk))
 
 
@@ -166,6 +168,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         cond[ok_rows], cond_spread[ok_rows] = per_question.mean(axis=0), per_question.std(axis=0)
         if maps_from is not ensemble:
             x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
+        run = params_for_device(params, maps_from)  # "auto" and chunk 0 decided (measured once per process)
         maps = saliency.smoothgrad(
             maps_from.members,
             x,
@@ -174,8 +177,8 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             x_input=params.x_input,
             target=saliency.score_target(params.score),
             seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
-            chunk_size=params.chunk_size,
-            autocast_dtype=hardware.autocast_dtype(params.precision, maps_from.device),
+            chunk_size=run.chunk_size,
+            autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None,
         ).cpu().numpy()
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing)
 

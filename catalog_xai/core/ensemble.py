@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .models import GalaxyNet, ModelSpec
 
@@ -23,6 +25,7 @@ class Ensemble:
     models: list[GalaxyNet]
     manifest: dict = field(default_factory=dict)
     compiled: list | None = None  # torch.compile'd members, when asked for
+    folded: list[nn.Module] = field(default_factory=list, repr=False)  # the members run: batch norm folded
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -35,6 +38,7 @@ class Ensemble:
         for m in self.models:
             m.eval()
             m.requires_grad_(False)  # SmoothGrad needs input gradients only
+        self.folded = [fold_batchnorm(m) for m in self.models]
 
     @property
     def spec(self) -> ModelSpec:
@@ -50,7 +54,7 @@ class Ensemble:
         return next(self.models[0].parameters()).device
 
     def to(self, device: str | torch.device, memory_format: torch.memory_format = torch.channels_last) -> Ensemble:
-        for m in self.models:
+        for m in (*self.models, *self.folded):
             m.to(device=device, memory_format=memory_format)
         return self
 
@@ -64,10 +68,41 @@ class Ensemble:
 
     def compile(self, **kwargs) -> Ensemble:
         """Use torch.compile'd members from now on (kwargs go to torch.compile)."""
-        self.compiled = [torch.compile(m, **kwargs) for m in self.models]
+        self.compiled = [torch.compile(m, **kwargs) for m in self.folded]
         return self
 
     @property
     def members(self) -> list[nn.Module]:
-        """The callables to run: compiled members if compiled, else the models."""
-        return list(self.compiled or self.models)
+        """The callables to run: the models with batch norm folded (compiled, if asked for).
+        ``models`` keep their own weights and layers, to save and train."""
+        return list(self.compiled or self.folded)
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """A frozen copy of ``model`` in which every eval-mode BatchNorm2d that directly follows a
+    convolution in an ``nn.Sequential`` is folded into that convolution's weights and bias.
+
+    The same function up to float rounding, with one layer fewer to run forwards and backwards:
+    in the shipped ensembles batch norm took a fifth of SmoothGrad's time.  Batch norms that
+    follow something else (ResNetV2's pre-activations) stay.
+    """
+    model = copy.deepcopy(model).eval()
+
+    def last_conv(m: nn.Module) -> nn.Conv2d | None:
+        while isinstance(m, nn.Sequential) and len(m):
+            m = m[-1]
+        return m if isinstance(m, nn.Conv2d) else None
+
+    def visit(m: nn.Module) -> None:
+        if isinstance(m, nn.Sequential):
+            for i in range(1, len(m)):
+                conv, bn = last_conv(m[i - 1]), m[i]
+                if conv is not None and type(bn) is nn.BatchNorm2d and bn.track_running_stats and not bn.training:
+                    fused = fuse_conv_bn_eval(conv, bn)
+                    conv.weight, conv.bias = fused.weight, fused.bias
+                    m[i] = nn.Identity()
+        for child in m.children():
+            visit(child)
+
+    visit(model)
+    return model.requires_grad_(False)

@@ -16,10 +16,11 @@ import torch
 from torch import nn
 
 #: Chunk sizes tried at actor start, per device type (images per forward/backward pass).
-CHUNK_CANDIDATES = {"cpu": (16, 32, 64, 128, 256, 512), "cuda": (128, 256, 512, 1024, 2048, 4096)}
+CHUNK_CANDIDATES = {"cpu": (8, 16, 32, 64, 128, 256, 512), "cuda": (128, 256, 512, 1024, 2048, 4096)}
 #: Stop trying larger chunks once one is this much slower per image than the best so far.
 _WORSE = 1.15
-_chosen: dict[tuple, int] = {}  # per process: models, device, dtype, threads -> chunk size
+_chosen: dict[tuple, tuple[int, float]] = {}  # per process: models, device, dtype, threads -> (chunk, s/image)
+_choices: dict[tuple, tuple[str, int]] = {}  # per process: the same and what was asked -> (precision, chunk)
 
 
 def native_bf16(device: str | torch.device) -> tuple[bool, str]:
@@ -30,14 +31,17 @@ def native_bf16(device: str | torch.device) -> tuple[bool, str]:
         return ok, f"CUDA {torch.cuda.get_device_name(device) if torch.cuda.is_available() else '?'}: " \
                    f"bf16 {'native' if ok else 'not native'}"
     if device.type == "cpu":
-        have = [name for name, probe in (("AMX", "_is_amx_tile_supported"), ("AVX-512 BF16", "_is_avx512_bf16_supported"))
-                if getattr(torch.cpu, probe, lambda: False)()]
+        probes = (("AMX", "_is_amx_tile_supported"), ("AVX-512 BF16", "_is_avx512_bf16_supported"))
+        have = [name for name, probe in probes if getattr(torch.cpu, probe, lambda: False)()]
         return bool(have), f"CPU with {' and '.join(have)}" if have else "CPU without AMX or AVX-512 BF16"
     return False, f"{device.type}: bf16 not assumed"
 
 
 def resolve_precision(precision: str, device: str | torch.device) -> str:
     """``"auto"`` becomes ``"bf16"`` where the device runs it natively, else ``"fp32"``; others pass.
+
+    This is the hardware's answer only; ``choose`` also measures whether bf16 is faster for the
+    models at hand (on AMX, bf16 is slower than fp32 for some small SiLU networks).
 
     Raises
     ------
@@ -52,7 +56,7 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
 
 
 def autocast_dtype(precision: str, device: str | torch.device) -> torch.dtype | None:
-    """The autocast dtype of a (possibly "auto") precision on ``device``: bfloat16 or None (fp32)."""
+    """The autocast dtype of a precision on ``device``: bfloat16 or None (fp32)."""
     return torch.bfloat16 if resolve_precision(precision, device) == "bf16" else None
 
 
@@ -83,6 +87,13 @@ def measure_chunk_size(models: Sequence[nn.Module], *, input_size: int, device: 
     measurement past ``budget_s``.  The answer is kept for the process (one
     measurement per actor and ensemble).  Chunk size changes speed, never results.
     """
+    return _measure(models, input_size=input_size, device=device, dtype=dtype, target=target,
+                    candidates=candidates, budget_s=budget_s)[0]
+
+
+def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torch.device, dtype: torch.dtype | None,
+             target: int, candidates: Sequence[int] | None, budget_s: float) -> tuple[int, float]:
+    """(the fastest chunk, its seconds per image): ``measure_chunk_size``'s work, kept per process."""
     device = torch.device(device)
     key = (tuple(id(m) for m in models), input_size, str(device), dtype, torch.get_num_threads())
     if key in _chosen:
@@ -111,5 +122,35 @@ def measure_chunk_size(models: Sequence[nn.Module], *, input_size: int, device: 
             best, best_per_image = n, per_image
         elif per_image > _WORSE * best_per_image:
             break
-    _chosen[key] = best
-    return best
+    _chosen[key] = best, best_per_image
+    return _chosen[key]
+
+
+def choose(models: Sequence[nn.Module], *, input_size: int, device: str | torch.device, precision: str,
+           chunk_size: int, target: int = 0, budget_s: float = 10.0) -> tuple[str, int]:
+    """The (precision, chunk size) to run: ``precision`` "auto" and ``chunk_size`` 0 decided here.
+
+    "auto" is fp32 on hardware without native bf16.  Where bf16 is native, both are timed (each
+    at its best chunk, or at the given one) and the faster is kept: native bf16 is not faster for
+    every network.  Kept per process, so an actor measures once.
+
+    Raises
+    ------
+    ValueError
+        For a precision that is not auto, fp32 or bf16.
+    """
+    key = (tuple(id(m) for m in models), input_size, str(device), torch.get_num_threads(), precision, chunk_size)
+    if key in _choices:
+        return _choices[key]
+    options = ["fp32", "bf16"] if precision == "auto" and native_bf16(device)[0] else [resolve_precision(precision,
+                                                                                                        device)]
+    if len(options) == 1 and chunk_size:
+        return options[0], chunk_size
+    timed = {}
+    for p in options:
+        dtype = torch.bfloat16 if p == "bf16" else None
+        timed[p] = _measure(models, input_size=input_size, device=device, dtype=dtype, target=target,
+                            candidates=[chunk_size] if chunk_size else None, budget_s=budget_s / len(options))
+    best = min(timed, key=lambda p: timed[p][1])
+    _choices[key] = best, timed[best][0]
+    return _choices[key]

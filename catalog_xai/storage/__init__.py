@@ -50,7 +50,8 @@ from .shards import (
 )
 
 __all__ = [
-    "BUILTIN_CHECKPOINTS", "DEFAULT_BAR_CHECKPOINT", "DEFAULT_CHECKPOINT", "MANIFEST", "MANIFEST_FORMAT", "builtin_checkpoint_path",
+    "BUILTIN_CHECKPOINTS", "DEFAULT_BAR_CHECKPOINT", "DEFAULT_CHECKPOINT", "MANIFEST", "MANIFEST_FORMAT",
+    "builtin_checkpoint_path",
     "ensemble_hash", "load_ensemble", "read_manifest", "resolve_checkpoint", "save_ensemble", "COMMITS", "JOB_MANIFEST",
     "NOT_IN_CONFIG_HASH", "ConfigMismatch", "claim_output", "commit_shard", "committed_outputs", "config_hash",
     "RETRY_ATTEMPTS", "RetriesExhausted", "RetryingReader", "absolute", "check_storage_options", "filesystem",
