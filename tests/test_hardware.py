@@ -79,9 +79,10 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     """The accuracy of bf16 is checked, not assumed, on real SDSS cutouts (the benchmark does 72).
 
     The maps agree (per-galaxy correlation >= 0.99; 0.9999 measured).  Algorithm 1's lengths are
-    less stable: a map change of 1e-4 can move the threshold one step, so a few lengths move by
-    several pixels (on 72 galaxies at N = 64, 93 % within 1 px: docs/performance.md).  Asserted
-    here is what holds on these six: most within 1 px, none off by more than 15 %.
+    less stable: a map change of 1e-4 can move its threshold one step, and a length by several
+    pixels (on 72 galaxies at N = 64, 83-93 % within 1 px: docs/performance.md).  The yardstick
+    is SmoothGrad's own scatter, the same fp32 maps from another noise seed: bf16 must not move
+    the lengths more than that does.
     """
     ens = storage.load_ensemble(name)
     t = storage.read_survey(str(ROOT / "catalog_xai/data/hoyle_bars")).to_pandas().iloc[:6]
@@ -90,13 +91,13 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     kw = dict(n_samples=8, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48)
     f32 = smoothgrad(ens.members, fb.x, **kw).mean(0).numpy()
     b16 = smoothgrad(ens.members, fb.x, autocast_dtype=torch.bfloat16, **kw).mean(0).numpy()
+    other_seed = smoothgrad(ens.members, fb.x, **{**kw, "seeds": galaxy_seeds(list(t[C.OBJID]), 1)}).mean(0).numpy()
     corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(f32, b16)]
     assert min(corr) >= 0.99, corr
     method = MethodParams.from_dict(dict(ens.manifest.get("method") or {}))
     meas = dict(tc=method.tc, tl=method.tl, linearity=method.linearity)
-    la, lb = bars.measure_bars(f32, **meas)["length_pix"], bars.measure_bars(b16, **meas)["length_pix"]
-    diff = np.abs(la - lb)
-    assert np.mean(diff <= 1.0) >= 0.5 and np.all(diff <= 0.15 * la), (la, lb)
+    la, lb, ls = (bars.measure_bars(m, **meas)["length_pix"] for m in (f32, b16, other_seed))
+    assert np.mean(np.abs(la - lb)) <= np.mean(np.abs(la - ls)) + 1.0, (la, lb, ls)
 
 
 def test_gpu_benchmark_script_runs_its_cpu_path(ray_session, tmp_path):

@@ -103,7 +103,7 @@ def test_version_and_dry_run_write_nothing(tmp_path):
     dry = subprocess.run([*job, "--output", str(out), "--dry-run"], capture_output=True, text=True, timeout=300,
                          cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr[-2000:]
-    assert "2 shards, 36 galaxies" in dry.stdout and "actors 1..2, 1 CPU each" in dry.stdout
+    assert "2 shards, 36 galaxies" in dry.stdout and "actors 2..2, 1 CPU each" in dry.stdout
     assert "meets the input contract; nothing was written" in dry.stdout
     assert not out.exists()
 
