@@ -44,6 +44,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
         "--input", f"{bucket}/survey/", "--output", f"{bucket}/vac/", "--checkpoint", tiny_checkpoint,
         "--storage-options", json.dumps(opts), "--n-samples", "4", "--tl", "5", "--batch-size", "2",
         "--max-actors", "2", "--save-maps", "bar_saliency_threshold>=0",
+        "--precision", "fp32",  # auto measures per process: the recomputation below must match it
     ])
     assert rc == 1  # one shard failed; the others completed
 
@@ -82,7 +83,8 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     maps = pq.read_table(fs.open(f"{bucket}/vac/_maps/shard-2.parquet", "rb")).to_pylist()
     assert [m[C.OBJID] for m in maps] == bad[C.OBJID][1:]
     ens = storage.load_ensemble(tiny_checkpoint)
-    again = run_ensemble(ens, objid=bad[C.OBJID][1:], image=bad[C.IMAGE][1:], params=MethodParams(n_samples=4),
+    again = run_ensemble(ens, objid=bad[C.OBJID][1:], image=bad[C.IMAGE][1:],
+                         params=MethodParams(n_samples=4, precision="fp32"),
                          petro_r90=bad[C.PETRO_R90][1:])
     for m, expected in zip(maps, ensemble_mean_maps(again)):
         np.testing.assert_allclose(decode_map(m[C.MAP], m["map_side"]), expected, atol=2e-3)  # float16
