@@ -58,11 +58,11 @@ def bench_gpu(args) -> dict:
     torch.manual_seed(0)
     models = [create_model(default_spec(a, input_size=size)) for a in PAPER_MODELS]
     ens = Ensemble(models, {"name": "paper-size-untrained"}).to(device)
-    precision = hardware.resolve_precision("auto", device)
-    dtype = hardware.autocast_dtype(precision, device)
     t0 = time.perf_counter()
-    chunk = hardware.measure_chunk_size(ens.members, input_size=size, device=device, dtype=dtype,
-                                        target=C.BAR_YES_INDEX, candidates=(4, 8) if args.smoke else None)
+    # what an actor decides at start; the smoke run times one small chunk instead of searching
+    precision, chunk = hardware.choose(ens.members, input_size=size, device=device, precision="auto",
+                                       chunk_size=8 if args.smoke else 0, target=C.BAR_YES_INDEX)
+    dtype = torch.bfloat16 if precision == "bf16" else None
     t_choose = time.perf_counter() - t0
     x = torch.rand((g, 3, size, size), generator=torch.Generator().manual_seed(1)).to(device)
     seeds = galaxy_seeds(range(g), 0)
