@@ -77,6 +77,35 @@ LEGACY_OUTPUT_COLUMNS: tuple[str, ...] = FRACTION_COLUMNS
 VOTE_COUNT_COLUMNS: tuple[str, ...] = tuple(f"votes_{n}_count" for n in ANSWER_NAMES)
 
 
+#: Per-question Dirichlet uncertainty (ensembles with Dirichlet heads only; seed 002).
+DIRICHLET_STD_COLUMNS: tuple[str, ...] = tuple(f"{n}_fraction_dirichlet_std" for n in ANSWER_NAMES)
+
+#: Seed 002's 14 "balanced" answers (GZ DECaLS names: the answers whose volunteer fractions
+#: spread over the whole range) and the GZ2 answer standing for each.  GZ2 has no weak bar,
+#: one bulge scale for DECaLS's three sizes and no merging question, so "large" ->
+#: obvious, "moderate" and "small" -> noticeable, "merging none" -> nothing odd: 13 GZ2
+#: answers.  Their disagreement losses weigh 5, every other answer's 1.
+BALANCED_ANSWERS: tuple[tuple[str, str], ...] = (
+    ("smooth-or-featured_smooth", "smooth_or_featured_smooth"),
+    ("smooth-or-featured_featured-or-disk", "smooth_or_featured_features_or_disk"),
+    ("has-spiral-arms_yes", "spiral_arms_yes"),
+    ("has-spiral-arms_no", "spiral_arms_no"),
+    ("bar_weak", "bar_yes"),
+    ("bar_no", "bar_no"),
+    ("bulge-size_large", "bulge_prominence_obvious"),
+    ("bulge-size_moderate", "bulge_prominence_noticeable"),
+    ("bulge-size_small", "bulge_prominence_noticeable"),
+    ("how-rounded_round", "how_rounded_completely"),
+    ("how-rounded_in-between", "how_rounded_in_between"),
+    ("spiral-winding_tight", "arm_winding_tight"),
+    ("spiral-arm-count_2", "arm_count_2"),
+    ("merging_none", "anything_odd_no"),
+)
+BALANCED_WEIGHT = 5.0
+DISAGREEMENT_WEIGHTS: tuple[float, ...] = tuple(
+    BALANCED_WEIGHT if n in {g for _, g in BALANCED_ANSWERS} else 1.0 for n in ANSWER_NAMES)
+
+
 def question_slices() -> dict[str, slice]:
     """Index range of each question's answers in the 37-vector."""
     out, start = {}, 0
@@ -189,6 +218,11 @@ def _fraction_columns() -> list[Column]:
                            "Zoo DECaLS and Zoobot; a question's answers sum to 1). Select on it together with "
                            "the cumulative fraction of the answer that leads to the question."))
         cols.append(Column(spread, pa.float32(), "", f"Standard deviation of {frac} over the ensemble members."))
+    for frac, dstd in zip(FRACTION_COLUMNS, DIRICHLET_STD_COLUMNS):
+        cols.append(Column(dstd, pa.float32(), "",
+                           f"Dirichlet-head ensembles only: square root of the members' mean Dirichlet variance "
+                           f"of {frac} (how sure each member is; the _std column says how much they differ).",
+                           required=False))
     for (kid, name), frac, spread in zip(GZ2_ANSWERS, CUMULATIVE_COLUMNS, CUMULATIVE_SPREAD_COLUMNS):
         cols.append(Column(frac, pa.float32(), "",
                            f"GZ2 Class{kid} ({name}): ensemble-mean predicted cumulative vote fraction (Kaggle "
@@ -250,10 +284,14 @@ OUTPUT_COLUMNS: tuple[Column, ...] = (
            + "; ".join(f"{f.value} {f.name}" for f in FLAG_BITS) + " (schemas/output.json)."),
 )
 OUTPUT_BY_NAME = {c.name: c for c in OUTPUT_COLUMNS}
+_DIRICHLET_SET = frozenset(DIRICHLET_STD_COLUMNS)
 
 # ------------------------------------------------- saliency-map side dataset (--save-maps)
 MAPS_DIR = "_maps"  # under the catalogue prefix; the underscore keeps it out of the shard listing
+EMBEDDINGS_DIR = "_embeddings"  # --save-embeddings: objid + features_member_<i> (float16 fixed-size lists)
+EMBEDDING_PREFIX = "features_member_"
 MAP = "saliency_map"
+CAM_PLUS, CAM_MINUS = "cam_plus_map", "cam_minus_map"
 MAP_COLUMNS: tuple[Column, ...] = (
     Column(OBJID, pa.int64(), "", "Object identifier, as in the catalogue."),
     Column("map_side", pa.int16(), "pix", "Side of the square map in map pixels (the model's input size)."),
@@ -263,11 +301,52 @@ MAP_COLUMNS: tuple[Column, ...] = (
                                                   "corner on the input cutout; negative where the frame was padded."),
     Column("map_pixel_pix", pa.float32(), "pix / pix", "Input-image pixels per map pixel."),
     Column("image_side", pa.int32(), "pix", "Side of the input cutout in pixels."),
+    Column("cam_method", pa.string(), "", "With --cam: hirescam or gradcam, and the answer explained "
+                                          "('hirescam:bar_yes').", required=False),
+    Column("cam_side", pa.int16(), "pix", "With --cam: side of the square class-activation maps.", required=False),
+    Column(CAM_PLUS, pa.binary(), "", "With --cam: ensemble-mean +score class-activation map (what raises the "
+                                      "answer's score), each member's pair scaled to unit maximum; cam_side^2 "
+                                      "little-endian float16, row-major (y, x).", required=False),
+    Column(CAM_MINUS, pa.binary(), "", "With --cam: the -score map (what lowers the score), as cam_plus_map.",
+           required=False),
+    Column("cam_origin_pix", pa.float32(), "pix", "With --cam: image-pixel coordinate of the CAM frame's "
+                                                  "top-left corner (the morphology ensemble's framing).",
+           required=False),
+    Column("cam_pixel_pix", pa.float32(), "pix / pix", "With --cam: input-image pixels per CAM pixel.",
+           required=False),
 )
 
 
-def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False) -> pa.Schema:
-    """Arrow schema of a catalogue shard: objid, pass-through input columns, then results."""
+# ------------------------------------- inspection tables (cxai-disagree, cxai-embed; seeds 002, 004)
+DISAGREEMENT_SCORE = "disagreement_score"
+DISAGREEMENT_ANSWER = "disagreement_answer"
+DISAGREEMENT_VOTES = "disagreement_votes"
+EMBEDDING_X, EMBEDDING_Y = "embedding_x", "embedding_y"
+MORPHOLOGY_CLASS = "morphology_class"
+MORPHOLOGY_CLASS_VOTES = "morphology_class_votes"
+OUTLIER_SCORE, OUTLIER_FLAG = "outlier_score", "outlier_flag"
+INSPECTION_COLUMNS: tuple[Column, ...] = (
+    Column(DISAGREEMENT_SCORE, pa.float32(), "nat", "Largest weighted binary cross-entropy between the volunteers' "
+           "and the ensemble's per-question fraction over the answers (seed 002; weight 5 for its balanced answers, "
+           "predictions clipped to [0.01, 0.99]). Null where no answer has votes."),
+    Column(DISAGREEMENT_ANSWER, pa.string(), "", "The answer that gives disagreement_score."),
+    Column(DISAGREEMENT_VOTES, pa.int32(), "", "Volunteers who answered that answer's question (the evidence "
+           "behind the observed fraction)."),
+    Column(EMBEDDING_X, pa.float32(), "", "t-SNE coordinate 1 of the galaxy's ensemble features (seed 004)."),
+    Column(EMBEDDING_Y, pa.float32(), "", "t-SNE coordinate 2."),
+    Column(MORPHOLOGY_CLASS, pa.string(), "", "Seed 004's five classes (its Table 1 cuts) on the ensemble's "
+           "fractions: completely_round_smooth, in_between_smooth, cigar_shaped_smooth, edge_on, spiral; "
+           "null where no cut passes."),
+    Column(MORPHOLOGY_CLASS_VOTES, pa.string(), "", "The same cuts on the volunteers' fractions (null without votes)."),
+    Column(OUTLIER_SCORE, pa.float32(), "", "Fraction of the galaxy's k nearest neighbours in the embedding whose "
+           "class differs from its own (the volunteers' class where there are votes): mislabel candidates."),
+    Column(OUTLIER_FLAG, pa.bool_(), "", "outlier_score at or above the job's threshold."),
+)
+
+
+def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False, dirichlet: bool = False) -> pa.Schema:
+    """Arrow schema of a catalogue shard: objid, pass-through input columns, then results
+    (``dirichlet``: with the Dirichlet uncertainty columns of an ensemble with Dirichlet heads)."""
     def described(field: pa.Field, col: Column | None) -> pa.Field:
         if col is None or field.metadata:  # a user's own column keeps the metadata it came with
             return field
@@ -278,7 +357,7 @@ def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False) 
         fields += [described(f, INPUT_BY_NAME.get(f.name)) for f in passthrough
                    if f.name != OBJID and f.name not in NOT_PASSED_THROUGH]
     for c in OUTPUT_COLUMNS[1:]:
-        if c.name == BAR_LENGTH_KPC_H and not kpc_h:
+        if (c.name == BAR_LENGTH_KPC_H and not kpc_h) or (c.name in _DIRICHLET_SET and not dirichlet):
             continue
         fields.append(
             pa.field(c.name, c.type, metadata={"unit": c.unit, "description": c.description})
@@ -286,9 +365,9 @@ def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False) 
     return pa.schema(fields)
 
 
-def result_column_names(*, kpc_h: bool = False) -> list[str]:
+def result_column_names(*, kpc_h: bool = False, dirichlet: bool = False) -> list[str]:
     """Names of the columns catalog_xai computes (not the pass-through ones)."""
-    return [f.name for f in output_schema(kpc_h=kpc_h)][1:]
+    return [f.name for f in output_schema(kpc_h=kpc_h, dirichlet=dirichlet)][1:]
 
 
 # ------------------------------------------------------------------ schemas/ files
@@ -340,6 +419,12 @@ def schema_documents() -> dict[str, dict]:
             "notes": ["One row per galaxy the job's --save-maps selection kept; join to the catalogue on objid.",
                       "Published before its catalogue shard is committed: a committed shard has its maps."],
             "columns": _as_json(MAP_COLUMNS),
+        },
+        "inspection.json": {
+            "title": "catalog_xai inspection tables (Parquet): disagreement.parquet (cxai-disagree) and "
+                     "embedding_map.parquet (cxai-embed), one row per catalogue galaxy, joined on objid",
+            "contract_version": CONTRACT_VERSION,
+            "columns": _as_json(INSPECTION_COLUMNS),
         },
         "gz2_tree.json": {
             "title": "Galaxy Zoo 2 decision tree (Kaggle Galaxy Challenge order)",

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep the saliency maps of: all, none (default), random:<fraction>, or "
                           "'<column> >= <value>' (e.g. 'bar_yes_fraction>=0.5'); written to <output>/_maps/, "
                           "view them with cxai-gallery")
+    io_.add_argument("--save-embeddings", action="store_true",
+                     help="write each galaxy's pooled last-layer features per ensemble member (float16, by objid) "
+                          "to <output>/_embeddings/: the input of cxai-embed (t-SNE map, outliers, look-alikes)")
     io_.add_argument("--overwrite", action="store_true",
                      help="replace a catalogue made with another configuration at --output")
     add_method_arguments(ap)
@@ -186,7 +189,8 @@ def main(argv=None) -> int:
                     checkpoint=checkpoint, params=params, batch_size=args.batch_size, min_actors=args.min_actors,
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,
                     compile_models=args.compile, overwrite=args.overwrite, storage_options=args.storage_options,
-                    verbose=args.verbose, save_maps=args.save_maps, bar_checkpoint=bar_checkpoint)
+                    verbose=args.verbose, save_maps=args.save_maps, bar_checkpoint=bar_checkpoint,
+                    save_embeddings=args.save_embeddings)
     try:
         plan = plan_survey(job, cluster_capacity(ray.cluster_resources()), dry_run=args.dry_run)
     except (JobError, ValueError) as err:

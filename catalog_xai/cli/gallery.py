@@ -61,7 +61,7 @@ def _read_maps(url: str, so: dict) -> dict[int, dict]:
     return out
 
 
-def _read_images(survey_url: str, objids: set[int], so: dict) -> dict[int, bytes]:
+def read_images(survey_url: str, objids: set[int], so: dict) -> dict[int, bytes]:
     found: dict[int, bytes] = {}
     for shard in storage.list_shards(survey_url, so):
         fs, path = storage.filesystem(shard, so)
@@ -184,7 +184,7 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
     df = df.assign(_has_map=df[C.OBJID].isin(maps.keys()))
     df = df.sort_values(["_has_map", "bar_yes_fraction"], ascending=[False, False], na_position="last")
     df = df.head(max_galaxies)
-    images = _read_images(survey_url, set(df[C.OBJID].astype(int)), so)
+    images = read_images(survey_url, set(df[C.OBJID].astype(int)), so)
     fs_out, out_path = storage.filesystem(output_url, so)
     fs_out.makedirs(storage.join(out_path, "img"), exist_ok=True)
     rows = []
@@ -198,13 +198,20 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
             why = ""
         if rgb is not None:
             m = maps.get(oid)
+            cam = None
+            if m and m.get(C.CAM_PLUS) is not None:
+                side = int(m["cam_side"])
+                cam = dict(cam=(decode_map(m[C.CAM_PLUS], side), decode_map(m[C.CAM_MINUS], side)),
+                           cam_origin_pix=m["cam_origin_pix"], cam_pixel_pix=m["cam_pixel_pix"],
+                           cam_label=str(m["cam_method"]).replace(":", " of "))
             scale = float(units.pixel_scale(_float(rec.get(C.PIXEL_SCALE)), _float(rec.get(C.PETRO_R90))))
             length = _float(rec.get(C.BAR_LENGTH_ARCSEC))
             fig = gallery_panel(
                 rgb, None if m is None else decode_map(m[C.MAP], int(m["map_side"])),
                 threshold=_float(rec.get(C.BAR_THRESHOLD)),
                 map_origin_pix=m["map_origin_pix"] if m else 0.0, map_pixel_pix=m["map_pixel_pix"] if m else 1.0,
-                pixel_scale_arcsec=scale, length_label=f'{length:.1f}"' if np.isfinite(length) else "")
+                pixel_scale_arcsec=scale, length_label=f'{length:.1f}"' if np.isfinite(length) else "",
+                **(cam or {}))
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=80)
             plt.close(fig)

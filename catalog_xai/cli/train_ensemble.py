@@ -22,7 +22,7 @@ import torch
 
 from catalog_xai import columns as C
 from catalog_xai import storage
-from catalog_xai.core.models import default_spec
+from catalog_xai.core.models import HEADS, default_spec
 from catalog_xai.core.params import FRAMINGS
 from catalog_xai.core.training import (
     TrainConfig,
@@ -48,8 +48,9 @@ def vote_weights(counts: np.ndarray) -> np.ndarray:
     return w
 
 
-def load_labelled(url: str, spec, weight_by_votes: bool = False):
-    """Framed (as ``spec`` says) uint8 images, labels (NaN where missing), weights or None, and objids of a survey."""
+def load_labelled(url: str, spec, weight_by_votes: bool = False, need_counts: bool = False):
+    """Framed (as ``spec`` says) uint8 images, labels (NaN where missing), weights or None, vote
+    counts (with ``need_counts``) or None, and objids of a survey."""
     images, labels, counts, objids, r90 = [], [], [], [], []
     for shard in storage.list_shards(url):
         fs, path = storage.filesystem(shard)
@@ -66,9 +67,10 @@ def load_labelled(url: str, spec, weight_by_votes: bool = False):
         objids += t.column(C.OBJID).to_pylist()
         labels.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.LABEL_COLUMNS],
                                1).astype(np.float64))
-        if weight_by_votes:
+        if weight_by_votes or need_counts:
             if not all(c in t.column_names for c in C.VOTE_COUNT_COLUMNS):
-                raise SystemExit(f"error: --weight-by-votes needs the votes_<answer>_count columns, missing in {shard}")
+                why = "--weight-by-votes" if weight_by_votes else "--head dirichlet (trained on raw vote counts)"
+                raise SystemExit(f"error: {why} needs the votes_<answer>_count columns, missing in {shard}")
             counts.append(np.stack([t.column(c).to_numpy(zero_copy_only=False) for c in C.VOTE_COUNT_COLUMNS],
                                    1).astype(float))
         def floats(name, t=t):
@@ -79,7 +81,8 @@ def load_labelled(url: str, spec, weight_by_votes: bool = False):
     x, ok = frame_for_training(images, spec, np.concatenate(r90))
     y = torch.from_numpy(np.concatenate(labels)[ok].astype(np.float32))
     w = torch.from_numpy(vote_weights(np.concatenate(counts))[ok]) if weight_by_votes else None
-    return x, y, w, np.asarray(objids)[ok]
+    k = torch.from_numpy(np.nan_to_num(np.concatenate(counts)[ok]).astype(np.float32)) if need_counts else None
+    return x, y, w, k, np.asarray(objids)[ok]
 
 
 def holdout_mask(objids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -105,7 +108,7 @@ def write_learning_curves(report: dict, url: str) -> None:
         f.write(buf.getvalue())
 
 
-def train_with_ray(args, specs, init, x, y, w, cfg, report):
+def train_with_ray(args, specs, init, x, y, w, k, cfg, report):
     """Data-parallel training with Ray Train, resumable: the run is named after its configuration
     and lives under <output>/_ray_train, so submitting the same job again continues it."""
     import hashlib
@@ -122,7 +125,7 @@ def train_with_ray(args, specs, init, x, y, w, cfg, report):
         ray.init(address=args.ray_address, logging_level="WARNING", include_dashboard=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}})
     models, progress = fit_ensemble(
-        specs, x, y, cfg, weights=w, init_states=[m.state_dict() for m in init.models] if init else None,
+        specs, x, y, cfg, weights=w, counts=k, init_states=[m.state_dict() for m in init.models] if init else None,
         num_workers=args.workers, use_gpu=args.use_gpu, threads_per_worker=args.threads_per_worker,
         storage_url=storage.join(args.output, "_ray_train"), run_name=run_name)
     report["ray_train"] = {"run": storage.join(args.output, "_ray_train", run_name), "workers": args.workers,
@@ -153,6 +156,10 @@ def main(argv=None) -> int:
                          "the same way (default: the --init ensemble's framing, else native)")
     ap.add_argument("--weight-by-votes", action="store_true",
                     help="weigh each label by the number of volunteers who answered its question")
+    ap.add_argument("--head", choices=HEADS, default=None,
+                    help="how the 37 outputs read: sigmoid fractions trained on RMSE (the paper), or per-question "
+                         "Dirichlet concentrations trained on the raw vote counts (seed 002; needs votes_*_count "
+                         "columns). Default: the --init ensemble's head, else sigmoid")
     ap.add_argument("--holdout-fraction", type=float, default=0.0,
                     help="keep this fraction of --train (chosen by objid) out of training, as the test set")
     ap.add_argument("--workers", type=int, default=1,
@@ -170,35 +177,40 @@ def main(argv=None) -> int:
     specs = [m.spec for m in init.models] if init else [default_spec(a) for a in args.architectures]
     if args.framing:
         specs = [replace(s, framing=args.framing) for s in specs]
+    if args.head:
+        specs = [replace(s, head=args.head) for s in specs]
+    need_counts = any(s.head == "dirichlet" for s in specs)
     geo = {(s.input_size, s.crop_fraction, s.framing) for s in specs}
     if len(geo) != 1:
         ap.error(f"architectures must share input size, crop and framing to form an ensemble, got {sorted(geo)}")
     size, _, framing = geo.pop()
     t0 = time.perf_counter()
-    x, y, w, ids = load_labelled(args.train, specs[0], args.weight_by_votes)
+    x, y, w, k, ids = load_labelled(args.train, specs[0], args.weight_by_votes, need_counts)
     xt = yt = None
     held = holdout_mask(ids, args.holdout_fraction, args.seed)
     if held.any():
         hold = torch.from_numpy(held)
         xt, yt = x[hold], y[hold]
-        x, y, w = x[~hold], y[~hold], None if w is None else w[~hold]
+        x, y = x[~hold], y[~hold]
+        w, k = (None if w is None else w[~hold]), (None if k is None else k[~hold])
     elif args.test:
-        xt, yt, _, _ = load_labelled(args.test, specs[0], args.weight_by_votes)
+        xt, yt, _, _, _ = load_labelled(args.test, specs[0], args.weight_by_votes)
     print(f"training set: {len(x)} galaxies framed to {size}px; test set: {0 if xt is None else len(xt)} "
           f"({time.perf_counter() - t0:.0f} s)")
     report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
               "init": args.init, "framing": framing, "weight_by_votes": args.weight_by_votes,
+              "heads": [s.head for s in specs],
               "holdout_objids": [int(i) for i in ids[held]], "models": {}}
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
                       time_limit_s=args.time_limit, lr=args.lr)
     if args.workers > 0:
-        models, results = train_with_ray(args, specs, init, x, y, w, cfg, report)
+        models, results = train_with_ray(args, specs, init, x, y, w, k, cfg, report)
     else:
         models, results = [], []
         for i, spec in enumerate(specs):
             member_cfg = member_config(cfg, i)
             model = new_member(spec, member_cfg.seed, init.models[i].state_dict() if init else None)
-            res = train_model(model, x, y, member_cfg, weights=w)
+            res = train_model(model, x, y, member_cfg, weights=w, counts=k)
             models.append(model)
             results.append(res)
     for spec, model, res in zip(specs, models, results):

@@ -96,8 +96,11 @@ def map_origin(cutout_px: float, crop_px: float) -> float:
     return float((size + 2 * pad - crop) // 2 - pad)
 
 
-def maps_table(objid: np.ndarray, mean_maps: np.ndarray, cutout_px: np.ndarray, crop_px: np.ndarray) -> pa.Table:
-    """The side-dataset rows of some galaxies: ``mean_maps`` (k, S, S) and their frames."""
+def maps_table(objid: np.ndarray, mean_maps: np.ndarray, cutout_px: np.ndarray, crop_px: np.ndarray,
+               cams: tuple[np.ndarray, np.ndarray] | None = None, cam_crop_px: np.ndarray | None = None,
+               cam_method: str = "") -> pa.Table:
+    """The side-dataset rows of some galaxies: ``mean_maps`` (k, S, S) and their frames, and with
+    ``cams`` their (+score, -score) class-activation maps (k, S', S') in the ``cam_crop_px`` frames."""
     k, side = len(objid), mean_maps.shape[-1] if len(mean_maps) else 0
     data = {
         C.OBJID: pa.array(np.asarray(objid, np.int64)),
@@ -107,9 +110,42 @@ def maps_table(objid: np.ndarray, mean_maps: np.ndarray, cutout_px: np.ndarray, 
         "map_pixel_pix": pa.array((np.asarray(crop_px, float) / max(side, 1)).astype(np.float32)),
         "image_side": pa.array(np.asarray(cutout_px, float).astype(np.int32)),
     }
+    if cams is not None:
+        cam_side = cams[0].shape[-1] if len(cams[0]) else 0
+        data.update({
+            "cam_method": pa.array([cam_method] * k, pa.string()),
+            "cam_side": pa.array(np.full(k, cam_side, np.int16)),
+            C.CAM_PLUS: pa.array([m.astype("<f2").tobytes() for m in cams[0]], pa.binary()),
+            C.CAM_MINUS: pa.array([m.astype("<f2").tobytes() for m in cams[1]], pa.binary()),
+            "cam_origin_pix": pa.array(np.array([map_origin(c, f) for c, f in zip(cutout_px, cam_crop_px)],
+                                                np.float32)),
+            "cam_pixel_pix": pa.array((np.asarray(cam_crop_px, float) / max(cam_side, 1)).astype(np.float32)),
+        })
     schema = pa.schema([pa.field(c.name, c.type, metadata={"unit": c.unit, "description": c.description})
-                        for c in MAP_COLUMNS])
+                        for c in MAP_COLUMNS if c.name in data])
     return pa.Table.from_pydict(data, schema=schema)
+
+
+def embeddings_table(objid: np.ndarray, features: list[np.ndarray]) -> pa.Table:
+    """The ``_embeddings/`` rows of some galaxies: each member's (k, F_m) pooled features, float16."""
+    data = {C.OBJID: pa.array(np.asarray(objid, np.int64))}
+    for i, f in enumerate(features):
+        f = np.asarray(f, np.float16)
+        data[f"{C.EMBEDDING_PREFIX}{i}"] = pa.FixedSizeListArray.from_arrays(pa.array(f.ravel(), pa.float16()),
+                                                                            max(f.shape[1], 1) if f.size else 1)
+    return pa.table(data)
+
+
+def read_embeddings(table: pa.Table) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(objids, each member's (n, F_m) float32 features) of an ``_embeddings/`` table."""
+    ids = table.column(C.OBJID).to_numpy()
+    feats = []
+    for name in table.column_names:
+        if name.startswith(C.EMBEDDING_PREFIX):
+            col = table.column(name).combine_chunks()
+            width = col.type.list_size
+            feats.append(np.asarray(col.flatten(), np.float32).reshape(len(ids), width))
+    return ids, feats
 
 
 def decode_map(blob: bytes, side: int) -> np.ndarray:

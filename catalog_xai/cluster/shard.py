@@ -22,7 +22,7 @@ from ..core.catalogue import EnsembleOutput, ensemble_mean_maps, isophote_length
 from ..core.ensemble import Ensemble
 from ..core.params import MethodParams
 from ..storage.provenance import provenance, shard_metadata
-from .maps import MAPS_DIR, MapSelection, maps_table
+from .maps import MAPS_DIR, MapSelection, embeddings_table, maps_table
 
 if TYPE_CHECKING:
     from astropy.cosmology import Cosmology
@@ -76,7 +76,7 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
         cosmology=cosmology,
         isophote=iso,
     )
-    schema = C.output_schema(rb.schema, kpc_h=params.kpc_h)
+    schema = C.output_schema(rb.schema, kpc_h=params.kpc_h, dirichlet=inferred.dirichlet_std is not None)
     arrays = []
     for field in schema:
         if field.name in res and field.name != C.OBJID:
@@ -93,16 +93,20 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
     keep = save_maps.select(res, ok)
     if not keep.any():
         return table, None
-    maps = ensemble_mean_maps(inferred)[keep[inferred.ok_rows]]
+    kept = keep[inferred.ok_rows]
+    maps = ensemble_mean_maps(inferred)[kept]
     framed = inferred.framed
-    return table, maps_table(np.asarray(res[C.OBJID])[keep], maps, framed.cutout_px[keep], framed.crop_px[keep])
+    cams = None if inferred.cams is None else (inferred.cams[0][kept], inferred.cams[1][kept])
+    return table, maps_table(np.asarray(res[C.OBJID])[keep], maps, framed.cutout_px[keep], framed.crop_px[keep],
+                             cams=cams, cam_crop_px=None if cams is None else inferred.cam_crop_px[keep],
+                             cam_method=f"{params.cam}:{params.cam_answer}")
 
 
 def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams,
-                        bar_ensemble: Ensemble | None) -> EnsembleOutput:
+                        bar_ensemble: Ensemble | None, embeddings: bool = False) -> EnsembleOutput:
     return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(),
                         params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE),
-                        petro_r90=_column(rb, C.PETRO_R90), bar_ensemble=bar_ensemble)
+                        petro_r90=_column(rb, C.PETRO_R90), bar_ensemble=bar_ensemble, embeddings=embeddings)
 
 
 def process_shard(
@@ -121,6 +125,7 @@ def process_shard(
     save_maps: MapSelection = MapSelection(),
     bar_ensemble: Ensemble | None = None,
     bar_checkpoint: str | None = None,
+    save_embeddings: bool = False,
 ) -> ShardResult:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
@@ -130,6 +135,8 @@ def process_shard(
     carries units for pyarrow and astropy and the JSON provenance (``storage.provenance``);
     ``checkpoint`` is the ensemble's name or URL as the job gave it; ``bar_ensemble`` (and its
     ``bar_checkpoint``), when given, makes the saliency maps and bar lengths instead.
+    ``save_embeddings`` writes each galaxy's pooled features per member to ``<output>/_embeddings/``
+    (seed 004), before the commit marker like the maps.
 
     Raises
     ------
@@ -144,16 +151,19 @@ def process_shard(
     pf = storage.open_shard(shard_url, storage_options)
     # Bar measurement of batch k runs on a CPU thread while the ensemble computes batch k+1,
     # so a GPU never waits for it (the numpy work releases the GIL in its heavy parts).
-    pieces, pending = [], None
+    pieces, pending, embedding_parts = [], None, []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bars") as cpu:
         for rb in pf.iter_batches(batch_size=batch_size):
-            inferred = _infer_record_batch(rb, ensemble, params, bar_ensemble)
+            inferred = _infer_record_batch(rb, ensemble, params, bar_ensemble, save_embeddings)
+            if save_embeddings and inferred.ok_rows:
+                ids = np.asarray(rb.column(C.OBJID).to_pylist(), dtype=object)[inferred.ok_rows]
+                embedding_parts.append(embeddings_table(ids.astype(np.int64), inferred.embeddings))
             if pending is not None:
                 pieces.append(pending.result())
             pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology, save_maps)
         if pending is not None:
             pieces.append(pending.result())
-    schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h)
+    schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h, dirichlet="dirichlet" in ensemble.heads)
     table = pa.concat_tables([t for t, _ in pieces]) if pieces else schema.empty_table()
     map_parts = [m for _, m in pieces if m is not None]
     prov = provenance(manifest=ensemble.manifest, checkpoint=checkpoint, params=params.to_dict(),
@@ -169,6 +179,13 @@ def process_shard(
         n_maps = maps.num_rows
         maps = maps.replace_schema_metadata(shard_metadata(maps, {**prov, "save_maps": save_maps.describe()}))
         storage.write_table_atomic(maps, storage.output_path(shard_url, input_url, storage.join(output_url, MAPS_DIR)),
+                                   storage_options)
+    if save_embeddings:  # before the commit marker too
+        emb = pa.concat_tables(embedding_parts) if embedding_parts else embeddings_table(
+            np.zeros(0, np.int64), [np.zeros((0, 0), np.float32)] * len(ensemble))
+        emb = emb.replace_schema_metadata(shard_metadata(emb, prov))
+        storage.write_table_atomic(emb, storage.output_path(shard_url, input_url,
+                                                            storage.join(output_url, C.EMBEDDINGS_DIR)),
                                    storage_options)
     status = table.column(C.STATUS).to_pylist()
     if job_hash:

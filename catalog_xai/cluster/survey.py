@@ -52,6 +52,7 @@ class SurveyJob:
     verbose: bool = False
     save_maps: str = "none"  # which galaxies keep their saliency map (cluster.maps.MapSelection)
     bar_checkpoint: str | None = None  # the ensemble whose maps measure bars; None: ``checkpoint``
+    save_embeddings: bool = False  # write each galaxy's pooled features per member (<output>/_embeddings/)
 
     @property
     def bars_from(self) -> str:
@@ -231,7 +232,8 @@ def execute(plan: SurveyPlan, on_shard: Callable[[ShardResult, int, int, float],
     results: list[ShardResult] = run_survey(
         plan.shards, input_url=job.input_url, output_url=job.output_url, checkpoint=job.checkpoint, params=plan.params,
         pool=plan.pool, storage_options=job.storage_options, on_shard=on_shard, verbose=job.verbose,
-        job_hash=plan.job_hash, save_maps=job.save_maps, bar_checkpoint=job.bars_from) if plan.shards else []
+        job_hash=plan.job_hash, save_maps=job.save_maps, bar_checkpoint=job.bars_from,
+        save_embeddings=job.save_embeddings) if plan.shards else []
     summary = summarise(plan, results, time.perf_counter() - t0)
     storage.write_json(summary, storage.join(job.output_url, SUMMARY_FILE), job.storage_options)
     return summary
@@ -256,6 +258,7 @@ def summarise(plan: SurveyPlan, results: list[ShardResult], wall_s: float) -> di
         "shards_skipped_committed": plan.skipped, "shards_failed": sum(bool(r.error) for r in results),
         "galaxies": n_rows, "rows_not_ok": sum(r.rows_not_ok for r in results),
         "maps_saved": sum(r.maps for r in results), "save_maps": job.save_maps,
+        "save_embeddings": job.save_embeddings,
         "statuses": sum((Counter(json.loads(r.statuses)) for r in results), Counter()),
         "wall_seconds": wall_s, "galaxies_per_second": n_rows / wall_s if wall_s else 0.0,
         "per_shard": [r.to_dict() for r in results],

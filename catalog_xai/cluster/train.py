@@ -43,7 +43,7 @@ def _worker_loop(config: dict) -> None:
 
     rank = ray.train.get_context().get_world_rank()
     torch.set_num_threads(config["threads_per_worker"])
-    x, y, w = ray.get(config["data"])
+    x, y, w, counts = ray.get(config["data"])
     init_states = ray.get(config["init_states"]) if config["init_states"] is not None else None
     device = ray.train.torch.get_device()
     log = print if rank == 0 else (lambda m: None)
@@ -81,11 +81,13 @@ def _worker_loop(config: dict) -> None:
                 ray.train.report(metrics)
             progress.update(snapshot)
 
-        train_model(model, x, y, cfg, log=log, weights=w, resume=resume, on_epoch=on_epoch, device=device)
+        train_model(model, x, y, cfg, log=log, weights=w, resume=resume, on_epoch=on_epoch, device=device,
+                    counts=counts)
 
 
 def fit_ensemble(specs: list[ModelSpec], images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *,
-                 weights: torch.Tensor | None = None, init_states: list[dict] | None = None,
+                 weights: torch.Tensor | None = None, counts: torch.Tensor | None = None,
+                 init_states: list[dict] | None = None,
                  num_workers: int = 1, use_gpu: bool = False, threads_per_worker: int = 1,
                  storage_url: str, run_name: str, storage_options: dict | None = None,
                  max_failures: int = 3) -> tuple[list[torch.nn.Module], dict]:
@@ -94,14 +96,14 @@ def fit_ensemble(specs: list[ModelSpec], images_u8: torch.Tensor, labels: torch.
     ``storage_url``/``run_name`` identify the run: if it holds a checkpoint from an earlier,
     interrupted submission, training continues from it (finished members are not retrained;
     the member in training resumes at its last epoch). ``progress["resumed_at"]`` lists
-    where it resumed.
+    where it resumed.  ``counts`` (N, 37) votes per answer: what Dirichlet heads train on.
     """
     import ray
     import ray.train
     from ray.train.torch import TorchTrainer
 
     path, fs = _pyarrow_storage(storage_url, storage_options)
-    config = {"data": ray.put((images_u8, labels, weights)), "specs": [asdict(s) for s in specs],
+    config = {"data": ray.put((images_u8, labels, weights, counts)), "specs": [asdict(s) for s in specs],
               "cfg": asdict(cfg), "threads_per_worker": threads_per_worker,
               "init_states": None if init_states is None else ray.put(init_states)}
     trainer = TorchTrainer(

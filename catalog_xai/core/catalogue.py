@@ -58,6 +58,10 @@ class EnsembleOutput:
     conditional_spread: np.ndarray  # (n, 37) their ensemble standard deviation
     maps: np.ndarray  # (M, len(ok_rows), H, W) normalised SmoothGrad maps
     framing: str  # how the cutouts were framed (params.FRAMINGS)
+    dirichlet_std: np.ndarray | None = None  # (n, 37) per-question Dirichlet std (Dirichlet heads only)
+    embeddings: list[np.ndarray] | None = None  # per member (len(ok_rows), F_m) pooled features, when asked
+    cams: tuple[np.ndarray, np.ndarray] | None = None  # (+score, -score) (len(ok_rows), S, S), params.cam
+    cam_crop_px: np.ndarray | None = None  # (n,) side in image pixels of the frame the CAMs cover
 
     @property
     def n(self) -> int:
@@ -128,7 +132,7 @@ def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | Non
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
                  params: MethodParams = MethodParams(), pixel_scale_arcsec: Sequence[float | None] | None = None,
                  petro_r90: Sequence[float | None] | None = None,
-                 bar_ensemble: Ensemble | None = None) -> EnsembleOutput:
+                 bar_ensemble: Ensemble | None = None, embeddings: bool = False) -> EnsembleOutput:
     """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps.
 
     ``bar_ensemble``: take the saliency maps (and so the bar lengths) from this ensemble, each
@@ -136,6 +140,8 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     ``ensemble``.  A model that classifies real galaxies well need not have maps that isolate
     bars, and the reverse (docs/bar-lab-notebook.md).  A row one framing cannot use is not used
     by either.  Rows that cannot be decoded or framed get a reason, not an exception.
+    ``embeddings``: also keep each member's pooled features (seed 004); ``params.cam``: also
+    compute class-activation maps of ``params.cam_answer`` with ``ensemble`` (core.cam).
 
     Raises
     ------
@@ -159,13 +165,26 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     cond, cond_spread = frac.copy(), spread.copy()
     side = maps_from.spec.input_size
     maps = np.zeros((len(maps_from), 0, side, side), np.float32)
+    dirichlet = "dirichlet" in ensemble.heads
+    dstd = np.full((n, C.N_OUTPUTS), np.nan, np.float32) if dirichlet else None
+    feats, cams = None, None
     if ok_rows:
         x = framed.x.to(ensemble.device).contiguous(memory_format=torch.channels_last)
-        preds = ensemble.predict(x).cpu().numpy()  # (M, B, 37)
+        preds, variances = (t.cpu().numpy() for t in ensemble.predict_moments(x))  # (M, B, 37) each
         frac[ok_rows] = preds.mean(axis=0)
         spread[ok_rows] = preds.std(axis=0)
         per_question = labels.conditional_from_cumulative(preds)  # per member, then averaged
         cond[ok_rows], cond_spread[ok_rows] = per_question.mean(axis=0), per_question.std(axis=0)
+        if dirichlet:  # the Dirichlet members' mean variance
+            dstd[ok_rows] = np.sqrt(np.nanmean(variances[[h == "dirichlet" for h in ensemble.heads]], axis=0))
+        if embeddings:
+            feats = [f.cpu().numpy() for f in ensemble.embed(x)]
+        if params.cam != "none":
+            from .cam import ensemble_cams
+
+            plus, minus = ensemble_cams(ensemble.models, framed.x.to(ensemble.device), C.ANSWER_NAMES.index(
+                params.cam_answer), method=params.cam, layer=params.cam_layer or None)
+            cams = (plus.numpy(), minus.numpy())
         if maps_from is not ensemble:
             x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
         run = params_for_device(params, maps_from)  # "auto" and chunk 0 decided (measured once per process)
@@ -180,7 +199,8 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             chunk_size=run.chunk_size,
             autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None,
         ).cpu().numpy()
-    return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing)
+    return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing, dstd, feats, cams,
+                          None if cams is None else framed.crop_px)
 
 
 def measure_and_convert(
@@ -262,8 +282,10 @@ def measure_and_convert(
     ids = list(objid)
     out: dict[str, np.ndarray] = {C.OBJID: np.array(ids, dtype=object if None in ids else np.int64)}
     for names, values in ((C.FRACTION_COLUMNS, inferred.conditional), (C.SPREAD_COLUMNS, inferred.conditional_spread),
-                          (C.CUMULATIVE_COLUMNS, inferred.fractions), (C.CUMULATIVE_SPREAD_COLUMNS, inferred.spread)):
-        out.update({name: values[:, j] for j, name in enumerate(names)})
+                          (C.CUMULATIVE_COLUMNS, inferred.fractions), (C.CUMULATIVE_SPREAD_COLUMNS, inferred.spread),
+                          (C.DIRICHLET_STD_COLUMNS, inferred.dirichlet_std)):
+        if values is not None:
+            out.update({name: values[:, j] for j, name in enumerate(names)})
     out[C.BAR_LENGTH_PIX] = length_pix.astype(np.float32)
     out[C.BAR_LENGTH_ARCSEC] = arcsec.astype(np.float32)
     out[C.BAR_LENGTH_KPC] = kpc.astype(np.float32)

@@ -9,12 +9,13 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from .models import GalaxyNet, ModelSpec
+from .models import GalaxyNet, ModelSpec, output_fractions
 
 
 @dataclass
 class Ensemble:
-    """Models that see the same framing (input size and crop) and give 37 logits each.
+    """Models that see the same framing (input size and crop) and give 37 outputs each
+    (sigmoid or Dirichlet heads may be mixed: ``predict`` reads each as its spec says).
 
     Raises
     ------
@@ -60,8 +61,28 @@ class Ensemble:
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) in [0, 1] -> (M, B, 37) vote fractions (sigmoid of the logits)."""
-        return torch.stack([torch.sigmoid(m(x).float()) for m in self.members])
+        """(B, 3, H, W) in [0, 1] -> (M, B, 37) cumulative vote fractions of each member."""
+        return self.predict_moments(x)[0]
+
+    @torch.inference_mode()
+    def predict_moments(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(M, B, 37) cumulative fractions and (M, B, 37) per-question Dirichlet variances
+        (NaN for members with sigmoid heads, which give no variance of their own)."""
+        fracs, variances = [], []
+        for model, run in zip(self.models, self.members):
+            frac, var = output_fractions(run(x).float(), model.spec)
+            fracs.append(frac)
+            variances.append(torch.full_like(frac, float("nan")) if var is None else var)
+        return torch.stack(fracs), torch.stack(variances)
+
+    @torch.inference_mode()
+    def embed(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 3, H, W) -> each member's (B, F_m) pooled last-layer features (seed 004)."""
+        return [run.embed(x).float() for run in self.members]
+
+    @property
+    def heads(self) -> list[str]:
+        return [m.spec.head for m in self.models]
 
     def __len__(self) -> int:
         return len(self.models)

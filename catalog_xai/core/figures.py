@@ -113,20 +113,24 @@ def _scale_bar_arcsec(field_arcsec: float) -> float:
 
 def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_origin_pix: float = 0.0,
                   map_pixel_pix: float = 1.0, threshold: float = float("nan"),
-                  pixel_scale_arcsec: float = float("nan"), length_label: str = "") -> Figure:
+                  pixel_scale_arcsec: float = float("nan"), length_label: str = "",
+                  cam: tuple[np.ndarray, np.ndarray] | None = None, cam_origin_pix: float = 0.0,
+                  cam_pixel_pix: float = 1.0, cam_label: str = "") -> Figure:
     """One galaxy for the gallery: the cutout with a scale bar, the map placed on it, and the
     isolated bar (map > threshold) with the measured length drawn between its two farthest pixels.
 
     image : (S, S, 3) uint8 or [0, 1] float, the user's cutout; saliency_map : (m, m) in [0, 1]
     on the frame whose top-left corner is at ``map_origin_pix`` image pixels, ``map_pixel_pix``
     image pixels per map pixel (the catalogue's side dataset), or None where no map was kept.
+    ``cam``: the (+score, -score) class-activation maps on their own frame (``cam_origin_pix``,
+    ``cam_pixel_pix``), drawn as a fourth panel: red raises the answer's score, blue lowers it.
     """
     from .bars import bar_endpoints
 
     plt = _plt()
     img = np.asarray(image, float) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
     side = img.shape[0]
-    fig, axes = plt.subplots(1, 3, figsize=(6.6, 2.5))
+    fig, axes = plt.subplots(1, 3 if cam is None else 4, figsize=(6.6 if cam is None else 8.8, 2.5))
     for ax in axes:
         ax.imshow(img, origin="upper", interpolation="nearest")
         ax.set_xlim(-0.5, side - 0.5)
@@ -158,7 +162,62 @@ def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_ori
             if ends is not None:
                 (r0, c0), (r1, c1) = (map_origin_pix + (np.asarray(e) + 0.5) * map_pixel_pix - 0.5 for e in ends)
                 axes[2].plot([c0, c1], [r0, r1], color="cyan", lw=1.5)
+    if cam is not None:
+        signed = np.asarray(cam[0], float) - np.asarray(cam[1], float)
+        lo, hi = cam_origin_pix - 0.5, cam_origin_pix + signed.shape[0] * cam_pixel_pix - 0.5
+        v = max(float(np.abs(signed).max()), 1e-12)
+        axes[3].imshow(signed, cmap="bwr", vmin=-v, vmax=v, alpha=0.7, extent=(lo, hi, hi, lo),
+                       interpolation="nearest")
+        axes[3].set_title(cam_label or "class-activation map", fontsize=8)
     axes[1].set_title("SmoothGrad map (bar: yes)", fontsize=8)
     axes[2].set_title(f"isolated bar {length_label}".strip(), fontsize=8)
     fig.tight_layout(pad=0.5)
+    return fig
+
+
+def disagreement_panels(rows: Sequence[dict], method: str = "hirescam") -> Figure:
+    """Seed 002 Figs 1-3 in one: per disputed galaxy, its image, the +score and -score class-activation
+    maps of the disputed answer, and its two controls (``rank_disagreements.top_figure`` builds ``rows``)."""
+    plt = _plt()
+    n = max(len(rows), 1)
+    fig, axes = plt.subplots(n, 5, figsize=(11, 2.3 * n), squeeze=False)
+    heads = ("galaxy (as the model sees it)", f"+score {method}", f"-score {method}",
+             "control: volunteers say what the model says", "control: model says what the volunteers say")
+    for j, h in enumerate(heads):
+        axes[0, j].set_title(h, fontsize=7)
+    for i, r in enumerate(rows):
+        img, ctl_model, ctl_vol = r["images"]
+        for j, (arr, cmap) in enumerate(((img, None), (r["cam_plus"], "inferno"), (r["cam_minus"], "viridis"),
+                                         (ctl_model, None), (ctl_vol, None))):
+            ax = axes[i, j]
+            if arr is not None:
+                shown = arr if cmap else np.clip(arr / (255.0 if arr.dtype == np.uint8 else 1.0), 0, 1)
+                ax.imshow(shown, cmap=cmap)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[i, 0].set_ylabel(f"#{r['rank']} {r['objid']}\n{r['answer']}\nobs {r['observed']:.2f} ({r['votes']} votes)"
+                              f"\npred {r['predicted']:.2f}", fontsize=6)
+        axes[i, 3].set_xlabel(str(r["model_like_objid"]), fontsize=6)
+        axes[i, 4].set_xlabel(str(r["volunteer_like_objid"]), fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def embedding_map(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str], flagged: np.ndarray,
+                  title: str = "") -> Figure:
+    """Seed 004 Figs 2-4: the 2-D embedding coloured by class, unlabelled galaxies grey, flagged outliers ringed."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    none = labels < 0
+    ax.scatter(xy[none, 0], xy[none, 1], s=3, c="0.8", label="no class", rasterized=True)
+    for k, name in enumerate(class_names):
+        sel = labels == k
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=4, label=f"{name} ({int(sel.sum())})", rasterized=True)
+    ax.scatter(xy[flagged, 0], xy[flagged, 1], s=40, facecolors="none", edgecolors="k", linewidths=0.7,
+               label=f"outlier ({int(flagged.sum())})")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=6, markerscale=2, loc="best")
+    fig.tight_layout()
     return fig

@@ -9,7 +9,8 @@ activation residuals, depthwise-separable convolutions) at a size a laptop CPU c
 SmoothGrad with.
 
 Every model maps images in [0, 1] (N, 3, H, W) to 37 *logits*; the vote fractions are
-their sigmoid, and SmoothGrad differentiates the logit of Class3.1 (method.md §3).
+their sigmoid (or, for a Dirichlet head, the concentrations' means: ``output_fractions``),
+and SmoothGrad differentiates the logit of Class3.1 (method.md §3).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     _Builder = Callable[[], tuple[nn.Module, int, float]]
 
 
+HEADS = ("sigmoid", "dirichlet")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build and feed one architecture (stored in the checkpoint manifest)."""
@@ -40,6 +44,14 @@ class ModelSpec:
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     num_outputs: int = C.N_OUTPUTS
     extra: dict = field(default_factory=dict)
+    #: How the 37 outputs read as vote fractions (``HEADS``): "sigmoid", each its answer's
+    #: cumulative fraction (the paper); "dirichlet", per-question Dirichlet concentrations
+    #: (seed 002; ``core.dirichlet``), trained on vote counts.
+    head: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; known: {HEADS}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -66,7 +78,25 @@ class GalaxyNet(nn.Module):
         self.head = nn.Linear(features, spec.num_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.backbone((x - self.mean) / self.std)))
+        return self.head(self.dropout(self.embed(x)))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, F) the pooled last-layer features the head reads (seed 004's embedding)."""
+        return self.backbone((x - self.mean) / self.std)
+
+
+def output_fractions(logits: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A member's 37 outputs -> (cumulative vote fractions, per-question Dirichlet variance or None).
+
+    Sigmoid heads give the fractions directly; Dirichlet heads give concentrations, whose
+    per-question means are carried down the GZ2 tree.
+    """
+    if spec.head == "dirichlet":
+        from . import dirichlet
+
+        mean, var = dirichlet.per_question_moments(logits)
+        return dirichlet.cumulative(mean), var
+    return torch.sigmoid(logits.float()), None
 
 
 _REGISTRY: dict[str, tuple[Callable[[], tuple[nn.Module, int, float]], int, float]] = {}

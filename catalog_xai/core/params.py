@@ -30,6 +30,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 #: Class3.1 - Class3.2 of the bar question's two answers (specific to "barred rather than not",
 #: where the cumulative score also explains "this is a face-on disk").
 SCORES = ("cumulative", "contrastive")
+#: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
+CAMS = ("none", "hirescam", "gradcam")
 
 
 def _opt(default: Any, help: str, **extra):
@@ -68,6 +70,11 @@ class MethodParams:
     cosmology: str = _opt(DEFAULT_COSMOLOGY, "astropy cosmology realization for kpc")
     kpc_h: bool = _opt(False, "also write bar_length_kpc_h (h^-1 kpc)")
     seed: int = _opt(0, "SmoothGrad noise seed (each galaxy's noise is seeded from it and its objid)")
+    cam: str = _opt("none", "class-activation maps beside SmoothGrad in the saved maps (--save-maps): HiResCAM or "
+                            "Grad-CAM of --cam-answer from the morphology ensemble", choices=CAMS)
+    cam_answer: str = _opt("bar_yes", "the GZ2 answer the class-activation maps explain "
+                                      "(e.g. smooth_or_featured_smooth)")
+    cam_layer: str = _opt("", "module name of the CAM layer (default: the last convolutional block)")
     chunk_size: int = _opt(0, "noisy images per forward/backward pass (speed and memory, not results); 0: the "
                               "fastest, measured on the device when an actor starts", speed_only=True)
     precision: str = _opt("auto", "auto: bf16 autocast where the device runs bf16 natively (AMX, AVX-512 BF16, "
@@ -87,6 +94,10 @@ class MethodParams:
             problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
         if self.chunk_size < 0:
             problems.append(f"chunk_size must be >= 0, 0 for measured (got {self.chunk_size})")
+        from ..columns import ANSWER_NAMES
+
+        if self.cam_answer not in ANSWER_NAMES:
+            problems.append(f"cam_answer must be a GZ2 answer such as bar_yes (got {self.cam_answer!r})")
         for f in fields(self):
             choices = f.metadata.get("choices")
             value = getattr(self, f.name)

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import columns as C
-from .models import GalaxyNet, ModelSpec
+from . import dirichlet
+from .models import GalaxyNet, ModelSpec, output_fractions
 
 
 @dataclass
@@ -117,7 +118,8 @@ def mask_saliency_loss(model: torch.nn.Module, x: torch.Tensor, masks: torch.Ten
 def predict_fractions(model: GalaxyNet, images_u8: torch.Tensor, batch_size: int = 256,
                       device: str | torch.device = "cpu") -> torch.Tensor:
     model.eval()
-    return torch.cat([torch.sigmoid(model(images_u8[i : i + batch_size].to(device).float().div_(255))).cpu()
+    return torch.cat([output_fractions(model(images_u8[i : i + batch_size].to(device).float().div_(255)),
+                                       model.spec)[0].cpu()
                       for i in range(0, len(images_u8), batch_size)])
 
 
@@ -178,7 +180,7 @@ def _from_rank0(values: list[float], device: str | torch.device) -> list[float]:
 def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
                 log: Callable[[str], None] = print, weights: torch.Tensor | None = None, resume: dict | None = None,
                 on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu",
-                masks_u8: torch.Tensor | None = None) -> dict:
+                masks_u8: torch.Tensor | None = None, counts: torch.Tensor | None = None) -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
@@ -190,8 +192,19 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     Data-parallel: inside a torch.distributed group (Ray Train), ``model`` is the DDP-wrapped
     model and each worker trains on its share of every global batch of ``cfg.batch_size``.
     ``masks_u8`` (N, H, W) uint8, the generator's bar masks (all zero where there is no bar),
-    enable ``cfg.saliency_weight``.
+    enable ``cfg.saliency_weight``.  A model with a Dirichlet head (``ModelSpec.head``) is trained
+    on ``counts`` (N, 37), the raw votes per answer, with the Dirichlet-multinomial likelihood
+    (``dirichlet.dirichlet_multinomial_nll``); validation and early stopping use the RMSE of its
+    fractions either way, so runs with either head compare.
+
+    Raises
+    ------
+    ValueError
+        If the bar masks or the vote counts a configuration needs are missing.
     """
+    dirichlet_head = getattr(model, "module", model).spec.head == "dirichlet"
+    if dirichlet_head and counts is None:
+        raise ValueError("a Dirichlet head is trained on vote counts: pass counts (N, 37), the votes per answer")
     if cfg.saliency_weight > 0 and masks_u8 is None:
         raise ValueError("saliency_weight > 0 needs the bar masks (masks_u8)")
     rank, world = _dist()
@@ -241,7 +254,13 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
             if cfg.noise_s > 0 and bool(torch.rand((), generator=aug_gen, device=x.device) < 0.5):
                 x = add_smoothgrad_noise(x, cfg.noise_s, aug_gen)
             y = labels[idx].to(device)
-            loss = vote_loss = rmse(torch.sigmoid(model(x)), y, None if weights is None else weights[idx].to(device))
+            out = model(x)
+            w_batch = None if weights is None else weights[idx].to(device)
+            vote_loss = rmse(output_fractions(out, net.spec)[0], y, w_batch)
+            if dirichlet_head:
+                loss = dirichlet.dirichlet_multinomial_nll(out, counts[idx].to(device))
+            else:
+                loss = vote_loss
             if cfg.saliency_weight > 0:
                 barred = m.flatten(1).amax(1) > 0.5
                 if barred.any():
