@@ -8,6 +8,9 @@
     python -m benchmarks bar_lab        # the saliency lab: bar lengths against the truth (issue 12)
     python -m benchmarks calibrate_generator  # generated galaxies against real SDSS barred ones
     python -m benchmarks gpu            # paper-size SmoothGrad + a short survey job on a CUDA GPU (--smoke: CPU)
+    python -m benchmarks inspection_truth  # planted label flips / contradictions found (issue 15)
+    python -m benchmarks inspection_real   # disagreement on the real cutouts, top-10 figure (issue 15)
+    python -m benchmarks tsne           # t-SNE seconds at 1e4 and 1e5 points
 
 Each writes benchmarks/results/<name>.json and prints a table; `report` collects the
 tables into docs/performance.md.
@@ -435,8 +438,10 @@ def main(argv=None) -> int:
     from .bar_lab import add_parser as add_bar_lab
     from .generator_calibration import add_parser as add_calibration
     from .gpu import add_parser as add_gpu
+    from .inspection import add_parser as add_inspection
 
     add_bar_lab(sub)
+    add_inspection(sub)
     add_gpu(sub)
     add_calibration(sub)
     sub.add_parser("report")
@@ -450,8 +455,11 @@ def main(argv=None) -> int:
     from .bar_lab import bench_bar_lab
     from .generator_calibration import bench_calibrate_generator
     from .gpu import bench_gpu
+    from .inspection import bench_inspection_dirichlet, bench_inspection_real, bench_inspection_truth, bench_tsne
 
-    {"gpu": bench_gpu, "smoothgrad": bench_smoothgrad, "bars": bench_bars, "pipeline": bench_pipeline,
+    {"gpu": bench_gpu, "inspection_truth": bench_inspection_truth, "inspection_real": bench_inspection_real,
+     "tsne": bench_tsne, "inspection_dirichlet": bench_inspection_dirichlet,
+     "smoothgrad": bench_smoothgrad, "bars": bench_bars, "pipeline": bench_pipeline,
      "memory": bench_memory,
      "bar_lab": bench_bar_lab, "calibrate_generator": bench_calibrate_generator, "report": report}[args.cmd](args)
     return 0

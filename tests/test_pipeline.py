@@ -45,6 +45,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
         "--storage-options", json.dumps(opts), "--n-samples", "4", "--tl", "5", "--batch-size", "2",
         "--max-actors", "2", "--save-maps", "bar_saliency_threshold>=0",
         "--precision", "fp32",  # auto measures per process: the recomputation below must match it
+        "--save-embeddings", "--cam", "gradcam", "--cam-answer", "edge_on_yes",
     ])
     assert rc == 1  # one shard failed; the others completed
 
@@ -55,7 +56,7 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     assert summary["galaxies"] == 8
 
     outs = sorted(fs.find(f"{bucket}/vac/"))
-    assert [o.split("/vac/")[1] for o in outs if o.endswith(".parquet") and "/_maps/" not in o] == [
+    assert [o.split("/vac/")[1] for o in outs if o.endswith(".parquet") and "/_" not in o] == [
         "a/shard-0.parquet", "shard-1.parquet", "shard-2.parquet"]
     for name, rows in (("a/shard-0.parquet", t.slice(0, 3)), ("shard-1.parquet", t.slice(3, 2))):
         out = pq.read_table(fs.open(f"{bucket}/vac/{name}", "rb"))
@@ -92,6 +93,13 @@ def test_survey_on_s3_every_row_out_bad_shard_named(ray_session, s3_bucket, synt
     crop = crop_pixels(100, ens.spec.crop_fraction)  # native framing: the central crop of the 100-px image
     assert abs(maps[1]["map_pixel_pix"] * maps[1]["map_side"] - crop) < 1e-3
     assert maps[1]["map_origin_pix"] == (100 - crop) // 2
+    assert maps[0]["cam_method"] == "gradcam:edge_on_yes" and len(maps[0][C.CAM_PLUS]) == 2 * maps[0]["cam_side"] ** 2
+    # each galaxy the models could use has its features, one block per member (seed 004's embedding)
+    from catalog_xai.cluster.maps import read_embeddings
+
+    emb_ids, feats = read_embeddings(pq.read_table(fs.open(f"{bucket}/vac/_embeddings/shard-2.parquet", "rb")))
+    assert list(emb_ids) == bad[C.OBJID][1:] and len(feats) == len(ens.models)
+    np.testing.assert_allclose(feats[0], ens.embed(again.framed.x)[0].numpy(), rtol=2e-3, atol=2e-3)
     marker = json.loads(fs.cat(f"{bucket}/vac/_committed/shard-2.parquet.json"))
     assert marker["rows"] == 3
 
