@@ -72,9 +72,14 @@ def read_catalogue_votes(url: str, so: dict | None = None) -> dict[str, np.ndarr
             "question_votes": np.concatenate(nq)}
 
 
-def rank(cat: dict[str, np.ndarray], top: int) -> tuple[pa.Table, list[dict]]:
-    """The per-galaxy disagreement table and the top ``top`` galaxies with their controls."""
-    s = disagreement.scores(cat["observed"], cat["predicted"], cat["question_votes"])
+def rank(cat: dict[str, np.ndarray], top: int, *, weights: str = "seed",
+         measure: str = "cross_entropy") -> tuple[pa.Table, list[dict]]:
+    """The per-galaxy disagreement table and the top ``top`` galaxies with their controls.
+
+    ``weights``: "seed" (5 for the balanced answers) or "uniform"; ``measure``: ``disagreement.MEASURES``.
+    """
+    w = None if weights == "seed" else np.ones(C.N_OUTPUTS)
+    s = disagreement.scores(cat["observed"], cat["predicted"], cat["question_votes"], w, measure=measure)
     name = np.array([C.ANSWER_NAMES[a] if a >= 0 else None for a in s["answer"]], dtype=object)
     rows = np.arange(len(s["score"]))
     pick = np.clip(s["answer"], 0, None)
@@ -91,7 +96,8 @@ def rank(cat: dict[str, np.ndarray], top: int) -> tuple[pa.Table, list[dict]]:
     })
     order = np.argsort(-np.nan_to_num(s["score"], nan=-np.inf), kind="stable")
     order = order[np.isfinite(s["score"][order])][:top]
-    ctl = disagreement.controls(cat["observed"], cat["predicted"], order, s["answer"][order]) if len(order) else {}
+    ctl = disagreement.controls(cat["observed"], cat["predicted"], order, s["answer"][order],
+                                weights=w) if len(order) else {}
     ranked = []
     for r, i in enumerate(order):
         ranked.append({"rank": r + 1, "objid": int(cat["objid"][i]), "score": float(s["score"][i]),
@@ -138,11 +144,17 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default=storage.DEFAULT_CHECKPOINT,
                     help="ensemble for the class-activation maps of the figure (the catalogue's morphology one)")
     ap.add_argument("--cam", default="hirescam", choices=("hirescam", "gradcam"))
+    ap.add_argument("--weights", default="seed", choices=("seed", "uniform"),
+                    help="seed: 5 for seed 002's balanced answers, 1 otherwise; uniform: 1 for every answer "
+                         "(finds planted contradictions on deep answers better: docs/inspection.md)")
+    ap.add_argument("--measure", default="cross_entropy", choices=disagreement.MEASURES,
+                    help="cross_entropy (the seed's); excess: minus the observed fraction's entropy, 0 where "
+                         "model and volunteers agree; evidence: excess times the votes")
     ap.add_argument("--storage-options", default={}, type=json.loads)
     args = ap.parse_args(argv)
     so = storage.check_storage_options(args.storage_options)
     cat = read_catalogue_votes(args.catalogue, so)
-    table, ranked = rank(cat, args.top)
+    table, ranked = rank(cat, args.top, weights=args.weights, measure=args.measure)
     fs, out = storage.filesystem(args.output, so)
     fs.makedirs(out, exist_ok=True)
     with fs.open(f"{out}/disagreement.parquet", "wb") as f:

@@ -26,6 +26,9 @@ from .. import columns as C
 #: Fractions are clipped to this distance from 0 and 1 (seed 002: Dirichlet concentrations
 #: in [1, 101] keep predictions >= 1/102, so its largest unweighted loss is ~ -log 0.01 = 4.6).
 CLIP = 0.01
+#: cross_entropy: the seed's; excess: minus the observed fraction's entropy (Bernoulli KL, 0 when
+#: they agree); evidence: the excess times the question's votes (a log-likelihood ratio).
+MEASURES = ("cross_entropy", "excess", "evidence")
 #: In the control search, a candidate's answer that nobody voted on counts as 0.5 (costs log 2).
 MISSING_AS = 0.5
 
@@ -34,23 +37,41 @@ def _clip(f: np.ndarray) -> np.ndarray:
     return np.clip(f, CLIP, 1 - CLIP)
 
 
-def answer_losses(observed: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """(n, 37) weighted binary cross-entropies; NaN where the answer was not observed."""
+def answer_losses(observed: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None, *,
+                  excess: bool = False, votes: np.ndarray | None = None) -> np.ndarray:
+    """(n, 37) weighted binary cross-entropies; NaN where the answer was not observed.
+
+    ``excess``: subtract the entropy of the observed fraction, leaving the Bernoulli KL divergence,
+    which is 0 where prediction and observation agree (the seed's cross-entropy is log 2 for an
+    agreed 0.5, so split votes rank as disagreements; ``benchmarks inspection_truth`` compares both).
+    ``votes`` (n, 37), each answer's question votes: multiply by them, turning the excess into the
+    log-likelihood ratio of the votes under the observed vs the predicted fraction (the evidence
+    against the model: one dissenting vote weighs less than ten).
+    """
     y, p = np.asarray(observed, float), _clip(np.asarray(predicted, float))  # y in [0, 1] needs no clip
     w = np.asarray(C.DISAGREEMENT_WEIGHTS if weights is None else weights, float)
-    with np.errstate(invalid="ignore"):
-        return w * -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        if excess:
+            yc = np.clip(y, 1e-12, 1 - 1e-12)
+            ce = ce + (yc * np.log(yc) + (1 - yc) * np.log(1 - yc))
+        if votes is not None:
+            ce = ce * np.asarray(votes, float)
+        return w * ce
 
 
 def scores(observed: np.ndarray, predicted: np.ndarray, question_votes: np.ndarray,
-           weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+           weights: np.ndarray | None = None, *, measure: str = "cross_entropy") -> dict[str, np.ndarray]:
     """Each galaxy's disagreement: score, the answer index that gives it (-1 if none) and its question's votes.
 
     ``question_votes`` (n, 37): for each answer, the number of volunteers who answered its
     question (what the observed fraction rests on).  Galaxies with no observed answer get
     NaN, -1 and 0.
     """
-    losses = answer_losses(observed, predicted, weights)
+    if measure not in MEASURES:
+        raise ValueError(f"unknown disagreement measure {measure!r}; known: {MEASURES}")
+    losses = answer_losses(observed, predicted, weights, excess=measure != "cross_entropy",
+                           votes=question_votes if measure == "evidence" else None)
     losses[~np.isfinite(losses)] = -np.inf
     best = np.argmax(losses, axis=1)
     score = losses[np.arange(len(best)), best]
