@@ -157,8 +157,8 @@ def bench_inspection_truth(args) -> None:
         "max_p": args.max_p,
         "note": "flips: votes swapped with a galaxy of another seed-004 class; contradictions: a question with "
                 "1-3 votes, all moved to the answer the ensemble finds least likely (predicted <= max_p). "
-                "The seed's weights put balanced answers at 5x, so a natural thinly voted disagreement on one of them can outrank a "
-                "planted one on a weight-1 answer."})
+                "The seed's weights put balanced answers at 5x, so a natural thinly voted disagreement on one "
+                "of them can outrank a planted one on a weight-1 answer."})
 
 
 def bench_inspection_real(args) -> None:
