@@ -219,7 +219,7 @@ def bench_inspection_dirichlet(args) -> None:
 
     ens, other = storage.load_ensemble(args.checkpoint), storage.load_ensemble(args.compare)
     log = json.loads(Path(storage.builtin_checkpoint_path(args.checkpoint), "training_log.json").read_text())
-    x, _, _, k, ids = load_labelled(args.survey, ens.spec, need_counts=True)
+    x, _, _, k, ids, _ = load_labelled(args.survey, ens.spec, need_counts=True)
     hold = torch.from_numpy(np.isin(ids, log["holdout_objids"]))
     xh = x[hold].float() / 255
     frac, var = ens.predict_moments(xh)

@@ -130,6 +130,8 @@ IMAGE = "image"
 REDSHIFT = "redshift"
 PIXEL_SCALE = "pixel_scale_arcsec"
 PETRO_R90 = "petroR90_r"
+PETRO_R50 = "petroR50_r"
+PSF_FWHM = "psf_fwhm_arcsec"
 GZ2_PIXEL_SCALE_PER_PETRO = 0.02  # GZ2 cutouts: 0.02 × petroR90_r arcsec per pixel
 
 INPUT_COLUMNS: tuple[Column, ...] = (
@@ -153,6 +155,12 @@ INPUT_COLUMNS: tuple[Column, ...] = (
         required=False,
     ),
 )
+INPUT_COLUMNS += (
+    Column(PETRO_R50, pa.float64(), "arcsec", "SDSS r-band Petrosian R50 (half-light radius): the galaxy size in the "
+           "resolution alpha = size / PSF FWHM, preferred to petroR90_r (seed 003).", required=False),
+    Column(PSF_FWHM, pa.float64(), "arcsec", "FWHM of the image's PSF (e.g. SDSS psfWidth_r). With it the catalogue "
+           "gets resolution_alpha, the resolution that biases volunteers' smooth votes (seed 003).", required=False),
+)
 INPUT_BY_NAME = {c.name: c for c in INPUT_COLUMNS}
 REQUIRED_INPUT = tuple(c.name for c in INPUT_COLUMNS if c.required)
 SCALE_ALTERNATIVES = (PIXEL_SCALE, PETRO_R90)  # at least one must be present
@@ -171,6 +179,11 @@ BAR_LENGTH_ISOPHOTE_ARCSEC = "bar_length_isophote_arcsec"
 ISOPHOTE_STATUS = "isophote_status"
 STATUS = "status"
 STATUS_OK = "ok"
+RESOLUTION_ALPHA = "resolution_alpha"
+RESOLUTION_ALPHA_SOURCE = "resolution_alpha_source"
+#: Seed 003's de-biased smooth / featured pair, from an ensemble trained with the DDB loss (--debias-checkpoint).
+DEBIASED_COLUMNS: tuple[str, str] = ("smooth_or_featured_smooth_debiased_fraction",
+                                     "smooth_or_featured_features_or_disk_debiased_fraction")
 FLAGS = "flags"
 
 
@@ -196,6 +209,8 @@ FLAG_BITS: tuple[Flag, ...] = (
     Flag(4, "no_redshift", "No usable redshift: kpc lengths null."),
     Flag(5, "bar_reaches_edge", "The measured bar touches the edge of the image data: the length is a lower limit."),
     Flag(6, "isophote_failed", "The isophote baseline was requested and gave no length (isophote_status says why)."),
+    Flag(7, "no_resolution", "The survey gives PSF FWHMs but this row has no usable PSF or size: "
+                             "resolution_alpha null."),
 )
 FLAG = {f.name: f.value for f in FLAG_BITS}
 
@@ -279,6 +294,14 @@ OUTPUT_COLUMNS: tuple[Column, ...] = (
     ),
     Column(BAR_LENGTH_ISOPHOTE_ARCSEC, pa.float32(), "arcsec", "The isophote bar length on the sky."),
     Column(ISOPHOTE_STATUS, pa.string(), "", "'ok', or why the isophote bar length is null."),
+    Column(RESOLUTION_ALPHA, pa.float32(), "", "Resolution alpha = galaxy size / PSF FWHM (seed 003): what biases "
+           "volunteers towards 'smooth'. Only where the survey gives psf_fwhm_arcsec.", required=False),
+    Column(RESOLUTION_ALPHA_SOURCE, pa.string(), "", "The size alpha used: 'petroR50_r', 'petroR90_r' or "
+           "'measured R90' (a size measured on the image, times the pixel scale).", required=False),
+    *(Column(name, pa.float32(), "", f"Seed 003's de-biased fraction of smooth_or_featured = {ans} among smooth and "
+             "featured: the softmax of an ensemble trained with the DDB loss (--debias-checkpoint), the answer a "
+             "resolved image would get. Only with --debias-checkpoint.", required=False)
+      for name, ans in zip(DEBIASED_COLUMNS, ("smooth", "features_or_disk"))),
     Column(STATUS, pa.string(), "", "'ok', or short reasons ('; '-separated) why values are null."),
     Column(FLAGS, pa.int32(), "", "Bitmask of what to note about the row (0: nothing): "
            + "; ".join(f"{f.value} {f.name}" for f in FLAG_BITS) + " (schemas/output.json)."),
@@ -344,9 +367,14 @@ INSPECTION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False, dirichlet: bool = False) -> pa.Schema:
+def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False, dirichlet: bool = False,
+                  resolution: bool | None = None, debiased: bool = False) -> pa.Schema:
     """Arrow schema of a catalogue shard: objid, pass-through input columns, then results
-    (``dirichlet``: with the Dirichlet uncertainty columns of an ensemble with Dirichlet heads)."""
+    (``dirichlet``: with the Dirichlet uncertainty columns of an ensemble with Dirichlet heads;
+    ``resolution``: with resolution_alpha, by default where the input has psf_fwhm_arcsec;
+    ``debiased``: with the de-biased smooth / featured pair)."""
+    if resolution is None:
+        resolution = passthrough is not None and PSF_FWHM in passthrough.names
     def described(field: pa.Field, col: Column | None) -> pa.Field:
         if col is None or field.metadata:  # a user's own column keeps the metadata it came with
             return field
@@ -357,7 +385,9 @@ def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False, 
         fields += [described(f, INPUT_BY_NAME.get(f.name)) for f in passthrough
                    if f.name != OBJID and f.name not in NOT_PASSED_THROUGH]
     for c in OUTPUT_COLUMNS[1:]:
-        if (c.name == BAR_LENGTH_KPC_H and not kpc_h) or (c.name in _DIRICHLET_SET and not dirichlet):
+        if ((c.name == BAR_LENGTH_KPC_H and not kpc_h) or (c.name in _DIRICHLET_SET and not dirichlet)
+                or (c.name in (RESOLUTION_ALPHA, RESOLUTION_ALPHA_SOURCE) and not resolution)
+                or (c.name in DEBIASED_COLUMNS and not debiased)):
             continue
         fields.append(
             pa.field(c.name, c.type, metadata={"unit": c.unit, "description": c.description})
@@ -365,9 +395,11 @@ def output_schema(passthrough: pa.Schema | None = None, *, kpc_h: bool = False, 
     return pa.schema(fields)
 
 
-def result_column_names(*, kpc_h: bool = False, dirichlet: bool = False) -> list[str]:
+def result_column_names(*, kpc_h: bool = False, dirichlet: bool = False, resolution: bool = False,
+                        debiased: bool = False) -> list[str]:
     """Names of the columns catalog_xai computes (not the pass-through ones)."""
-    return [f.name for f in output_schema(kpc_h=kpc_h, dirichlet=dirichlet)][1:]
+    return [f.name for f in output_schema(kpc_h=kpc_h, dirichlet=dirichlet, resolution=resolution,
+                                          debiased=debiased)][1:]
 
 
 # ------------------------------------------------------------------ schemas/ files

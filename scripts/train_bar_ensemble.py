@@ -65,7 +65,7 @@ def main() -> None:
     if args.real_survey:
         from catalog_xai.cli.train_ensemble import load_labelled
 
-        xr, yr, _, _, objids = load_labelled(args.real_survey, spec)
+        xr, yr, _, _, objids, _ = load_labelled(args.real_survey, spec)
         if args.holdout_from:
             held = set(json.load(open(args.holdout_from))["holdout_objids"])
             keep = torch.from_numpy(np.array([int(o) not in held for o in objids]))

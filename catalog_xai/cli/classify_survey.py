@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep the saliency maps of: all, none (default), random:<fraction>, or "
                           "'<column> >= <value>' (e.g. 'bar_yes_fraction>=0.5'); written to <output>/_maps/, "
                           "view them with cxai-gallery")
+    io_.add_argument("--debias-checkpoint", default=None,
+                     help="an ensemble trained with the DDB loss (cxai-train --ddb-theta): adds seed 003's "
+                          "de-biased smooth_or_featured_*_debiased_fraction pair beside the ordinary fractions")
     io_.add_argument("--save-embeddings", action="store_true",
                      help="write each galaxy's pooled last-layer features per ensemble member (float16, by objid) "
                           "to <output>/_embeddings/: the input of cxai-embed (t-SNE map, outliers, look-alikes)")
@@ -190,7 +193,10 @@ def main(argv=None) -> int:
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,
                     compile_models=args.compile, overwrite=args.overwrite, storage_options=args.storage_options,
                     verbose=args.verbose, save_maps=args.save_maps, bar_checkpoint=bar_checkpoint,
-                    save_embeddings=args.save_embeddings)
+                    save_embeddings=args.save_embeddings,
+                    debias_checkpoint=None if args.debias_checkpoint is None else (
+                        args.debias_checkpoint if args.debias_checkpoint in storage.BUILTIN_CHECKPOINTS
+                        else storage.absolute(args.debias_checkpoint)))
     try:
         plan = plan_survey(job, cluster_capacity(ray.cluster_resources()), dry_run=args.dry_run)
     except (JobError, ValueError) as err:

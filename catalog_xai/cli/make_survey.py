@@ -19,6 +19,9 @@ def main(argv=None) -> int:
     ap.add_argument("--shard-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--barred-only", action="store_true", help="only barred galaxies (for evaluating lengths)")
+    ap.add_argument("--resolution-theta", type=float, default=None,
+                    help="volunteers biased by resolution (seed 003): a disk looks smooth with probability "
+                         "exp(-alpha^2 / 2 theta^2), alpha = petroR90_r / PSF FWHM; adds psf_fwhm_arcsec")
     ap.add_argument("--no-ray", action="store_true", help="render in this process instead of Ray tasks")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -27,7 +30,8 @@ def main(argv=None) -> int:
 
         ray.init(logging_level="WARNING")
     urls = generate_survey(args.output, n_galaxies=args.galaxies, shard_size=args.shard_size, seed=args.seed,
-                           use_ray=not args.no_ray, barred_only=args.barred_only)
+                           use_ray=not args.no_ray, barred_only=args.barred_only,
+                           resolution_theta=args.resolution_theta)
     print(f"wrote {args.galaxies} galaxies in {len(urls)} shards under {args.output} "
           f"({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -24,6 +24,7 @@ from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core.models import HEADS, default_spec
 from catalog_xai.core.params import FRAMINGS
+from catalog_xai.core.resolution import alpha as resolution_alpha
 from catalog_xai.core.training import (
     TrainConfig,
     evaluate_rmse,
@@ -50,8 +51,9 @@ def vote_weights(counts: np.ndarray) -> np.ndarray:
 
 def load_labelled(url: str, spec, weight_by_votes: bool = False, need_counts: bool = False):
     """Framed (as ``spec`` says) uint8 images, labels (NaN where missing), weights or None, vote
-    counts (with ``need_counts``) or None, and objids of a survey."""
-    images, labels, counts, objids, r90 = [], [], [], [], []
+    counts (with ``need_counts``) or None, objids, and each galaxy's resolution alpha (NaN where the
+    survey has no psf_fwhm_arcsec or size) of a survey."""
+    images, labels, counts, objids, r90, alphas = [], [], [], [], [], []
     for shard in storage.list_shards(url):
         fs, path = storage.filesystem(shard)
         t = pq.read_table(fs.open(path, "rb"))
@@ -78,11 +80,13 @@ def load_labelled(url: str, spec, weight_by_votes: bool = False, need_counts: bo
             return t.column(name).to_numpy(zero_copy_only=False).astype(float) if have else np.full(t.num_rows, np.nan)
 
         r90.append(r90_pixels(floats(C.PETRO_R90), floats(C.PIXEL_SCALE)))
+        size = np.where(floats(C.PETRO_R50) > 0, floats(C.PETRO_R50), floats(C.PETRO_R90))
+        alphas.append(resolution_alpha(size, floats(C.PSF_FWHM)))
     x, ok = frame_for_training(images, spec, np.concatenate(r90))
     y = torch.from_numpy(np.concatenate(labels)[ok].astype(np.float32))
     w = torch.from_numpy(vote_weights(np.concatenate(counts))[ok]) if weight_by_votes else None
     k = torch.from_numpy(np.nan_to_num(np.concatenate(counts)[ok]).astype(np.float32)) if need_counts else None
-    return x, y, w, k, np.asarray(objids)[ok]
+    return x, y, w, k, np.asarray(objids)[ok], np.concatenate(alphas)[ok]
 
 
 def holdout_mask(objids: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -160,6 +164,10 @@ def main(argv=None) -> int:
                     help="how the 37 outputs read: sigmoid fractions trained on RMSE (the paper), or per-question "
                          "Dirichlet concentrations trained on the raw vote counts (seed 002; needs votes_*_count "
                          "columns). Default: the --init ensemble's head, else sigmoid")
+    ap.add_argument("--ddb-theta", type=float, default=0.0,
+                    help="train smooth/featured with seed 003's de-biasing loss at this theta (from cxai-bias's fit); "
+                         "needs psf_fwhm_arcsec and petroR50_r or petroR90_r in the survey. The checkpoint is then "
+                         "a --debias-checkpoint")
     ap.add_argument("--holdout-fraction", type=float, default=0.0,
                     help="keep this fraction of --train (chosen by objid) out of training, as the test set")
     ap.add_argument("--workers", type=int, default=1,
@@ -185,7 +193,14 @@ def main(argv=None) -> int:
         ap.error(f"architectures must share input size, crop and framing to form an ensemble, got {sorted(geo)}")
     size, _, framing = geo.pop()
     t0 = time.perf_counter()
-    x, y, w, k, ids = load_labelled(args.train, specs[0], args.weight_by_votes, need_counts)
+    x, y, w, k, ids, alpha = load_labelled(args.train, specs[0], args.weight_by_votes, need_counts)
+    alpha_t = None
+    if args.ddb_theta:
+        if not np.isfinite(alpha).all():
+            missing = int((~np.isfinite(alpha)).sum())
+            raise SystemExit(f"error: --ddb-theta needs every training galaxy's alpha: {missing} of {len(alpha)} "
+                             "have no psf_fwhm_arcsec or petroR50_r/petroR90_r")
+        alpha_t = torch.from_numpy(alpha.astype(np.float32))
     xt = yt = None
     held = holdout_mask(ids, args.holdout_fraction, args.seed)
     if held.any():
@@ -193,8 +208,9 @@ def main(argv=None) -> int:
         xt, yt = x[hold], y[hold]
         x, y = x[~hold], y[~hold]
         w, k = (None if w is None else w[~hold]), (None if k is None else k[~hold])
+        alpha_t = None if alpha_t is None else alpha_t[~hold]
     elif args.test:
-        xt, yt, _, _, _ = load_labelled(args.test, specs[0], args.weight_by_votes)
+        xt, yt, _, _, _, _ = load_labelled(args.test, specs[0], args.weight_by_votes)
     print(f"training set: {len(x)} galaxies framed to {size}px; test set: {0 if xt is None else len(xt)} "
           f"({time.perf_counter() - t0:.0f} s)")
     report = {"train": args.train, "test": args.test or f"held out of {args.train}", "n_train": len(x),
@@ -202,7 +218,9 @@ def main(argv=None) -> int:
               "heads": [s.head for s in specs],
               "holdout_objids": [int(i) for i in ids[held]], "models": {}}
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-                      time_limit_s=args.time_limit, lr=args.lr)
+                      time_limit_s=args.time_limit, lr=args.lr, ddb_theta=args.ddb_theta)
+    if args.workers > 0 and args.ddb_theta:
+        raise SystemExit("error: --ddb-theta trains in this process: add --workers 0")
     if args.workers > 0:
         models, results = train_with_ray(args, specs, init, x, y, w, k, cfg, report)
     else:
@@ -210,7 +228,7 @@ def main(argv=None) -> int:
         for i, spec in enumerate(specs):
             member_cfg = member_config(cfg, i)
             model = new_member(spec, member_cfg.seed, init.models[i].state_dict() if init else None)
-            res = train_model(model, x, y, member_cfg, weights=w, counts=k)
+            res = train_model(model, x, y, member_cfg, weights=w, counts=k, alpha=alpha_t)
             models.append(model)
             results.append(res)
     for spec, model, res in zip(specs, models, results):
@@ -228,7 +246,8 @@ def main(argv=None) -> int:
         models, args.output, name=args.name,
         training_data=f"{args.train} ({len(x)} galaxies{', fine-tuned from ' + args.init if args.init else ''})",
         extra={"metrics": {a: {k: v for k, v in e.items() if k != "history"} for a, e in report["models"].items()}
-               | {"ensemble_test_rmse": report.get("ensemble_test_rmse")}},
+               | {"ensemble_test_rmse": report.get("ensemble_test_rmse")},
+               **({"ddb": {"theta": args.ddb_theta, "question": "smooth_or_featured"}} if args.ddb_theta else {})},
     )
     storage.write_json(report, storage.join(args.output, "training_log.json"))
     write_learning_curves(report, storage.join(args.output, "learning_curves.png"))

@@ -79,7 +79,7 @@ class ShardClassifier:
     def __init__(self, checkpoint: str, params: MethodParams, input_url: str, output_url: str,
                  storage_options: dict | None, batch_size: int, threads: int, compile_models: bool = False,
                  job_hash: str | None = None, save_maps: str = "none", bar_checkpoint: str | None = None,
-                 save_embeddings: bool = False) -> None:
+                 save_embeddings: bool = False, debias_checkpoint: str | None = None) -> None:
         import torch
 
         if threads:
@@ -93,6 +93,8 @@ class ShardClassifier:
         self.bar_ensemble = None  # None: the maps come from self.ensemble
         if bar_checkpoint is not None and bar_checkpoint != checkpoint:
             self.bar_ensemble = storage.load_ensemble(bar_checkpoint, storage_options, device=self.device)
+        self.debias_ensemble = None if debias_checkpoint is None else storage.load_ensemble(
+            debias_checkpoint, storage_options, device=self.device)
         if compile_models:
             self.ensemble.compile()
             if self.bar_ensemble is not None:
@@ -108,7 +110,8 @@ class ShardClassifier:
               f"chunk {params.chunk_size} images ({time.perf_counter() - t0:.1f} s to choose)", flush=True)
         self.params, self.checkpoint, self.save_maps = params, checkpoint, MapSelection.parse(save_maps)
         self.kw = dict(input_url=input_url, output_url=output_url, storage_options=storage_options,
-                       batch_size=batch_size, job_hash=job_hash, save_embeddings=save_embeddings)
+                       batch_size=batch_size, job_hash=job_hash, save_embeddings=save_embeddings,
+                       debias_ensemble=self.debias_ensemble, debias_checkpoint=debias_checkpoint)
         from ..core.units import get_cosmology
 
         self.cosmology = get_cosmology(self.params.cosmology)
@@ -143,7 +146,8 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                pool: PoolConfig, storage_options: dict | None = None,
                on_shard: Callable[[ShardResult, int, int, float], None] | None = None,
                verbose: bool = False, job_hash: str | None = None, save_maps: str = "none",
-               bar_checkpoint: str | None = None, save_embeddings: bool = False) -> list[ShardResult]:
+               bar_checkpoint: str | None = None, save_embeddings: bool = False,
+               debias_checkpoint: str | None = None) -> list[ShardResult]:
     """Process ``shards`` on the connected Ray cluster; returns one result per shard.
 
     ``bar_checkpoint``: the ensemble whose maps measure the bars (None: ``checkpoint``'s).
@@ -170,7 +174,7 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 storage_options=storage_options, batch_size=pool.batch_size,
                 threads=pool.threads_per_actor or max(1, int(pool.cpus_per_actor)), compile_models=pool.compile_models,
                 job_hash=job_hash, save_maps=save_maps, bar_checkpoint=bar_checkpoint,
-                save_embeddings=save_embeddings,
+                save_embeddings=save_embeddings, debias_checkpoint=debias_checkpoint,
             ),
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),

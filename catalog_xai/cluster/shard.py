@@ -75,8 +75,12 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
         params=params,
         cosmology=cosmology,
         isophote=iso,
+        psf_fwhm=_column(rb, C.PSF_FWHM),
+        petro_r50=_column(rb, C.PETRO_R50),
+        image=rb.column(C.IMAGE).to_pylist() if C.PSF_FWHM in rb.schema.names else None,
     )
-    schema = C.output_schema(rb.schema, kpc_h=params.kpc_h, dirichlet=inferred.dirichlet_std is not None)
+    schema = C.output_schema(rb.schema, kpc_h=params.kpc_h, dirichlet=inferred.dirichlet_std is not None,
+                             debiased=inferred.debiased is not None)
     arrays = []
     for field in schema:
         if field.name in res and field.name != C.OBJID:
@@ -103,10 +107,12 @@ def _finish_record_batch(rb: pa.RecordBatch, inferred: EnsembleOutput, params: M
 
 
 def _infer_record_batch(rb: pa.RecordBatch, ensemble: Ensemble, params: MethodParams,
-                        bar_ensemble: Ensemble | None, embeddings: bool = False) -> EnsembleOutput:
+                        bar_ensemble: Ensemble | None, embeddings: bool = False,
+                        debias_ensemble: Ensemble | None = None) -> EnsembleOutput:
     return run_ensemble(ensemble, objid=rb.column(C.OBJID).to_pylist(), image=rb.column(C.IMAGE).to_pylist(),
                         params=params, pixel_scale_arcsec=_column(rb, C.PIXEL_SCALE),
-                        petro_r90=_column(rb, C.PETRO_R90), bar_ensemble=bar_ensemble, embeddings=embeddings)
+                        petro_r90=_column(rb, C.PETRO_R90), bar_ensemble=bar_ensemble, embeddings=embeddings,
+                        debias_ensemble=debias_ensemble)
 
 
 def process_shard(
@@ -126,6 +132,8 @@ def process_shard(
     bar_ensemble: Ensemble | None = None,
     bar_checkpoint: str | None = None,
     save_embeddings: bool = False,
+    debias_ensemble: Ensemble | None = None,
+    debias_checkpoint: str | None = None,
 ) -> ShardResult:
     """Classify every row of one shard and publish its catalogue shard atomically.
 
@@ -136,7 +144,8 @@ def process_shard(
     ``checkpoint`` is the ensemble's name or URL as the job gave it; ``bar_ensemble`` (and its
     ``bar_checkpoint``), when given, makes the saliency maps and bar lengths instead.
     ``save_embeddings`` writes each galaxy's pooled features per member to ``<output>/_embeddings/``
-    (seed 004), before the commit marker like the maps.
+    (seed 004), before the commit marker like the maps.  ``debias_ensemble`` (and its
+    ``debias_checkpoint``) adds seed 003's de-biased smooth / featured pair.
 
     Raises
     ------
@@ -154,7 +163,7 @@ def process_shard(
     pieces, pending, embedding_parts = [], None, []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bars") as cpu:
         for rb in pf.iter_batches(batch_size=batch_size):
-            inferred = _infer_record_batch(rb, ensemble, params, bar_ensemble, save_embeddings)
+            inferred = _infer_record_batch(rb, ensemble, params, bar_ensemble, save_embeddings, debias_ensemble)
             if save_embeddings and inferred.ok_rows:
                 ids = np.asarray(rb.column(C.OBJID).to_pylist(), dtype=object)[inferred.ok_rows]
                 embedding_parts.append(embeddings_table(ids.astype(np.int64), inferred.embeddings))
@@ -163,13 +172,18 @@ def process_shard(
             pending = cpu.submit(_finish_record_batch, rb, inferred, params, cosmology, save_maps)
         if pending is not None:
             pieces.append(pending.result())
-    schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h, dirichlet="dirichlet" in ensemble.heads)
+    schema = C.output_schema(pf.schema_arrow, kpc_h=params.kpc_h, dirichlet="dirichlet" in ensemble.heads,
+                             debiased=debias_ensemble is not None)
     table = pa.concat_tables([t for t, _ in pieces]) if pieces else schema.empty_table()
     map_parts = [m for _, m in pieces if m is not None]
     prov = provenance(manifest=ensemble.manifest, checkpoint=checkpoint, params=params.to_dict(),
                       device=str(ensemble.device), input=shard_url, job_hash=job_hash, worker=worker or {},
                       bar_manifest=None if bar_ensemble is None else bar_ensemble.manifest,
-                      bar_checkpoint=bar_checkpoint)
+                      bar_checkpoint=bar_checkpoint,
+                      **({} if debias_ensemble is None else {
+                          "debias_checkpoint": debias_checkpoint,
+                          "debias_ensemble": debias_ensemble.manifest.get("name"),
+                          "debias_theta": debias_ensemble.manifest.get("ddb", {}).get("theta")}))
     table = table.replace_schema_metadata(shard_metadata(table, prov))
     storage.write_table_atomic(table, out_url, storage_options)
     n_maps = 0

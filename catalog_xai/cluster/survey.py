@@ -53,6 +53,7 @@ class SurveyJob:
     save_maps: str = "none"  # which galaxies keep their saliency map (cluster.maps.MapSelection)
     bar_checkpoint: str | None = None  # the ensemble whose maps measure bars; None: ``checkpoint``
     save_embeddings: bool = False  # write each galaxy's pooled features per member (<output>/_embeddings/)
+    debias_checkpoint: str | None = None  # a DDB-trained ensemble: the de-biased smooth / featured pair (seed 003)
 
     @property
     def bars_from(self) -> str:
@@ -178,8 +179,14 @@ def plan_survey(job: SurveyJob, capacity: Capacity | dict | None = None, *, dry_
             raise JobError(f"the morphology ensemble {job.checkpoint} was trained on {ensemble.framing!r} framing and "
                            f"the bar ensemble {job.bars_from} on {bar_ensemble.framing!r}: choose one with --framing")
     # the hash covers both ensembles' weights: changing either is another catalogue
-    job_hash = storage.config_hash(params.identity(), manifest if bar_manifest is None else
-                                   {**manifest, "bar_ensemble": bar_manifest}, job.input_url)
+    hashed = manifest if bar_manifest is None else {**manifest, "bar_ensemble": bar_manifest}
+    if job.debias_checkpoint is not None:  # fails fast too, and is part of what the catalogue is
+        debias_manifest = storage.load_ensemble(job.debias_checkpoint, so).manifest
+        if "ddb" not in debias_manifest:
+            raise JobError(f"--debias-checkpoint {job.debias_checkpoint} was not trained with the DDB loss "
+                           "(its manifest has no 'ddb' section): train one with cxai-train --ddb-theta")
+        hashed = {**hashed, "debias_ensemble": debias_manifest}
+    job_hash = storage.config_hash(params.identity(), hashed, job.input_url)
     record = {"config_hash": job_hash, "catalog_xai_version": __version__, "input": job.input_url,
               "checkpoint": job.checkpoint, "ensemble": manifest.get("name"),
               "ensemble_hash": storage.ensemble_hash(manifest), "params": params.to_dict()}
@@ -233,7 +240,7 @@ def execute(plan: SurveyPlan, on_shard: Callable[[ShardResult, int, int, float],
         plan.shards, input_url=job.input_url, output_url=job.output_url, checkpoint=job.checkpoint, params=plan.params,
         pool=plan.pool, storage_options=job.storage_options, on_shard=on_shard, verbose=job.verbose,
         job_hash=plan.job_hash, save_maps=job.save_maps, bar_checkpoint=job.bars_from,
-        save_embeddings=job.save_embeddings) if plan.shards else []
+        save_embeddings=job.save_embeddings, debias_checkpoint=job.debias_checkpoint) if plan.shards else []
     summary = summarise(plan, results, time.perf_counter() - t0)
     storage.write_json(summary, storage.join(job.output_url, SUMMARY_FILE), job.storage_options)
     return summary

@@ -62,6 +62,7 @@ class EnsembleOutput:
     embeddings: list[np.ndarray] | None = None  # per member (len(ok_rows), F_m) pooled features, when asked
     cams: tuple[np.ndarray, np.ndarray] | None = None  # (+score, -score) (len(ok_rows), S, S), params.cam
     cam_crop_px: np.ndarray | None = None  # (n,) side in image pixels of the frame the CAMs cover
+    debiased: np.ndarray | None = None  # (n, 2) de-biased (smooth, featured) of a DDB ensemble (seed 003)
 
     @property
     def n(self) -> int:
@@ -132,7 +133,8 @@ def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | Non
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
                  params: MethodParams = MethodParams(), pixel_scale_arcsec: Sequence[float | None] | None = None,
                  petro_r90: Sequence[float | None] | None = None,
-                 bar_ensemble: Ensemble | None = None, embeddings: bool = False) -> EnsembleOutput:
+                 bar_ensemble: Ensemble | None = None, embeddings: bool = False,
+                 debias_ensemble: Ensemble | None = None) -> EnsembleOutput:
     """Decode and frame the cutouts as the ensemble was trained, classify them and compute their SmoothGrad maps.
 
     ``bar_ensemble``: take the saliency maps (and so the bar lengths) from this ensemble, each
@@ -141,7 +143,9 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     bars, and the reverse (docs/bar-lab-notebook.md).  A row one framing cannot use is not used
     by either.  Rows that cannot be decoded or framed get a reason, not an exception.
     ``embeddings``: also keep each member's pooled features (seed 004); ``params.cam``: also
-    compute class-activation maps of ``params.cam_answer`` with ``ensemble`` (core.cam).
+    compute class-activation maps of ``params.cam_answer`` with ``ensemble`` (core.cam);
+    ``debias_ensemble``: also the de-biased smooth / featured pair of an ensemble trained with
+    seed 003's DDB loss (the mean over its members of the softmax of their two first logits).
 
     Raises
     ------
@@ -168,6 +172,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
     dirichlet = "dirichlet" in ensemble.heads
     dstd = np.full((n, C.N_OUTPUTS), np.nan, np.float32) if dirichlet else None
     feats, cams = None, None
+    debiased = None if debias_ensemble is None else np.full((n, 2), np.nan, np.float32)
     if ok_rows:
         x = framed.x.to(ensemble.device).contiguous(memory_format=torch.channels_last)
         preds, variances = (t.cpu().numpy() for t in ensemble.predict_moments(x))  # (M, B, 37) each
@@ -185,6 +190,9 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             plus, minus = ensemble_cams(ensemble.models, framed.x.to(ensemble.device), C.ANSWER_NAMES.index(
                 params.cam_answer), method=params.cam, layer=params.cam_layer or None)
             cams = (plus.numpy(), minus.numpy())
+        if debias_ensemble is not None:
+            debiased[ok_rows] = _debiased_pair(debias_ensemble, framed, ensemble, objid, image, params,
+                                               pixel_scale_arcsec, petro_r90)
         if maps_from is not ensemble:
             x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
         run = params_for_device(params, maps_from)  # "auto" and chunk 0 decided (measured once per process)
@@ -200,7 +208,37 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None,
         ).cpu().numpy()
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing, dstd, feats, cams,
-                          None if cams is None else framed.crop_px)
+                          None if cams is None else framed.crop_px, debiased)
+
+
+def _debiased_pair(debias: Ensemble, framed: FramedBatch, ensemble: Ensemble, objid, image, params,
+                   pixel_scale_arcsec, petro_r90) -> np.ndarray:
+    """(len(framed.ok_rows), 2) de-biased (smooth, featured) probabilities of the DDB ensemble,
+    on the cutouts framed as it was trained (the morphology framing's images where they agree)."""
+    same = (debias.spec.input_size, debias.spec.crop_fraction, debias.framing) == (
+        ensemble.spec.input_size, ensemble.spec.crop_fraction, ensemble.framing)
+    x = framed.x
+    if not same:
+        skip = [None if i in set(framed.ok_rows) else "not used" for i in range(len(objid))]
+        again, _ = _frame(debias, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip)
+        x = again.x  # the rows the morphology framing kept (a row it cannot frame stays NaN below)
+        if again.ok_rows != framed.ok_rows:
+            out = np.full((len(framed.ok_rows), 2), np.nan, np.float32)
+            pos = {r: k for k, r in enumerate(again.ok_rows)}
+            got = _debiased_probabilities(debias, x)
+            for k, r in enumerate(framed.ok_rows):
+                if r in pos:
+                    out[k] = got[pos[r]]
+            return out
+    return _debiased_probabilities(debias, x)
+
+
+@torch.inference_mode()
+def _debiased_probabilities(debias: Ensemble, x: torch.Tensor) -> np.ndarray:
+    x = x.to(debias.device).contiguous(memory_format=torch.channels_last)
+    sl = C.question_slices()["smooth_or_featured"]
+    return torch.stack([torch.softmax(m(x)[:, sl.start : sl.start + 2].float(), dim=1)
+                        for m in debias.members]).mean(0).cpu().numpy()
 
 
 def measure_and_convert(
@@ -213,10 +251,15 @@ def measure_and_convert(
     params: MethodParams = MethodParams(),
     cosmology: Cosmology | None = None,
     isophote: tuple[np.ndarray, list[str]] | None = None,
+    psf_fwhm: Sequence[float | None] | None = None,
+    petro_r50: Sequence[float | None] | None = None,
+    image: Sequence[bytes | None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Bar lengths from the maps, in pixels, arcsec and kpc, and every row's status (CPU only).
 
     ``isophote``: the classical lengths (original pixels) and statuses of ``isophote_lengths``.
+    ``psf_fwhm`` (the survey's PSF FWHMs, arcsec): also the resolution alpha of each galaxy
+    (``resolution_alpha``); ``image`` lets it measure a size where no Petrosian radius is given.
 
     Raises
     ------
@@ -294,6 +337,16 @@ def measure_and_convert(
     out[C.BAR_THRESHOLD] = threshold.astype(np.float32)
     out[C.BAR_REACHES_EDGE] = np.array([bool(e) if np.isfinite(v) else None for e, v in zip(at_edge, length_pix)],
                                        dtype=object)
+    if psf_fwhm is not None:
+        alpha, source = resolution_alpha(ok_rows, psf_fwhm, petro_r50, petro_r90, scale, image)
+        out[C.RESOLUTION_ALPHA] = alpha.astype(np.float32)
+        out[C.RESOLUTION_ALPHA_SOURCE] = source
+        for i in ok_rows:
+            if not np.isfinite(alpha[i]):
+                flags[i] |= C.FLAG["no_resolution"]
+                reasons[i].append("no usable PSF FWHM or galaxy size: resolution_alpha not computed")
+    if inferred.debiased is not None:
+        out[C.DEBIASED_COLUMNS[0]], out[C.DEBIASED_COLUMNS[1]] = inferred.debiased[:, 0], inferred.debiased[:, 1]
     iso_pix = np.full(n, np.nan) if isophote is None else isophote[0]
     out[C.BAR_LENGTH_ISOPHOTE_PIX] = iso_pix.astype(np.float32)
     out[C.BAR_LENGTH_ISOPHOTE_ARCSEC] = (iso_pix * scale).astype(np.float32)
@@ -307,6 +360,28 @@ def measure_and_convert(
     return out
 
 
+def resolution_alpha(ok_rows: Sequence[int], psf_fwhm, petro_r50, petro_r90, pixel_scale: np.ndarray,
+                     image: Sequence[bytes | None] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's alpha = size / PSF FWHM (seed 003) and which size it used: petroR50_r, else
+    petroR90_r, else an R90 measured on the image times the pixel scale (None where none)."""
+    from .preprocess import decode_image, measure_r90_pixels
+    from .resolution import alpha as ratio
+
+    n = len(pixel_scale)
+    psf = _float_array(psf_fwhm, n)
+    size, source = np.full(n, np.nan), np.full(n, None, dtype=object)
+    for name, values in (("petroR50_r", petro_r50), ("petroR90_r", petro_r90)):
+        v = _float_array(values, n)
+        use = np.isnan(size) & (v > 0)
+        size[use], source[use] = v[use], name
+    for i in ok_rows:
+        if np.isnan(size[i]) and image is not None and np.isfinite(pixel_scale[i]) and np.isfinite(psf[i]):
+            size[i], source[i] = measure_r90_pixels(decode_image(image[i])) * pixel_scale[i], "measured R90"
+    a = ratio(size, psf)
+    source[~np.isfinite(a)] = None
+    return a, source
+
+
 def classify_batch(
     ensemble: Ensemble,
     *,
@@ -318,6 +393,9 @@ def classify_batch(
     params: MethodParams = MethodParams(),
     cosmology: Cosmology | None = None,
     bar_ensemble: Ensemble | None = None,
+    psf_fwhm: Sequence[float | None] | None = None,
+    petro_r50: Sequence[float | None] | None = None,
+    debias_ensemble: Ensemble | None = None,
 ) -> dict[str, np.ndarray]:
     """Catalogue columns (``columns.result_column_names``) for one batch of galaxies.
 
@@ -331,10 +409,11 @@ def classify_batch(
         is None and ``params.cosmology`` is not an astropy realization.
     """
     inferred = run_ensemble(ensemble, objid=objid, image=image, params=params, pixel_scale_arcsec=pixel_scale_arcsec,
-                            petro_r90=petro_r90, bar_ensemble=bar_ensemble)
+                            petro_r90=petro_r90, bar_ensemble=bar_ensemble, debias_ensemble=debias_ensemble)
     iso = isophote_lengths(image, inferred.ok_rows) if params.isophote else None
     return measure_and_convert(inferred, objid=objid, redshift=redshift, pixel_scale_arcsec=pixel_scale_arcsec,
-                               petro_r90=petro_r90, params=params, cosmology=cosmology, isophote=iso)
+                               petro_r90=petro_r90, params=params, cosmology=cosmology, isophote=iso,
+                               psf_fwhm=psf_fwhm, petro_r50=petro_r50, image=image)
 
 
 def isophote_lengths(image: Sequence[bytes | None], ok_rows: Sequence[int]) -> tuple[np.ndarray, list[str]]:

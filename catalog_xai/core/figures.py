@@ -182,7 +182,7 @@ def disagreement_panels(rows: Sequence[dict], method: str = "hirescam") -> Figur
     n = max(len(rows), 1)
     fig, axes = plt.subplots(n, 5, figsize=(11, 2.3 * n), squeeze=False)
     heads = ("galaxy (as the model sees it)", f"+score {method}", f"-score {method}",
-             "control: volunteers say what the model says", "control: model says what the volunteers say")
+             "control: votes like the\nmodel's view of it", "control: model's view like\nthe votes on it")
     for j, h in enumerate(heads):
         axes[0, j].set_title(h, fontsize=7)
     for i, r in enumerate(rows):

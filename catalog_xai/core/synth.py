@@ -263,7 +263,9 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
 def _answer_probabilities(t: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Per-question answer probabilities a volunteer would give, from the truth."""
     res = float(np.clip(t["petroR90_r"] / 8.0, 0.3, 1.5))  # small galaxies look smoother
-    if t["is_disk"]:
+    if "feat_override" in t:  # the resolution-bias simulation (make_catalogue's resolution_theta)
+        feat = t["feat_override"]
+    elif t["is_disk"]:
         feat = np.clip(0.35 + 0.6 * (1 - t["bulge_to_total"]) * res + 0.3 * t["has_arms"], 0.05, 0.97)
     else:
         feat = 0.06
@@ -323,13 +325,20 @@ def simulate_votes(t: dict, rng: np.random.Generator, n_volunteers: int | None =
 
 
 def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool = False,
-                   style: str = "train") -> dict[str, np.ndarray | list]:
+                   style: str = "train", resolution_theta: float | None = None) -> dict[str, np.ndarray | list]:
     """``n`` synthetic galaxies as input-contract columns plus truth and vote columns.
 
     Galaxy ``k`` depends only on ``(seed, first_objid + k)``, so shards of one survey
     can be generated independently and in any order.  ``barred_only`` redraws each
     galaxy until it has a bar (a barred sample for evaluating lengths); ``style`` is the
     renderer's (``render_galaxy``).
+
+    ``resolution_theta``: volunteers biased by resolution as seed 003 models it.  With
+    alpha = petroR90_r / PSF FWHM, a disk looks smooth to all its volunteers with probability
+    e(alpha) = exp(-alpha^2 / 2 theta^2), and otherwise gets clearly featured votes; smooth
+    galaxies are never called disks (the generator's own mild size trend is off).  The images
+    are unchanged; the columns ``psf_fwhm_arcsec``, ``true_resolution_alpha`` and
+    ``true_looks_smooth`` are added.
     """
     cols: dict[str, list] = {k: [] for k in (C.OBJID, C.IMAGE, C.REDSHIFT, C.PETRO_R90)}
     truth_keys = ("has_bar", "bar_length_pix", "bar_length_arcsec", "bar_length_kpc", "bar_angle_deg",
@@ -339,6 +348,8 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
     for k in truth_keys:
         cols[f"true_{k}"] = []
     votes = []
+    if resolution_theta is not None:
+        cols.update({"psf_fwhm_arcsec": [], "true_resolution_alpha": [], "true_looks_smooth": []})
     for k in range(n):
         objid = first_objid + k
         rng = np.random.default_rng([seed, objid])
@@ -352,6 +363,13 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
         cols[C.PETRO_R90].append(t["petroR90_r"])
         for key in truth_keys:
             cols[f"true_{key}"].append(t[key])
+        if resolution_theta is not None:
+            a = t["petroR90_r"] / PSF_FWHM_ARCSEC
+            looks_smooth = bool(t["is_disk"] and rng.random() < np.exp(-a * a / (2 * resolution_theta**2)))
+            t["feat_override"] = 0.88 if t["is_disk"] and not looks_smooth else 0.06
+            cols["psf_fwhm_arcsec"].append(PSF_FWHM_ARCSEC)
+            cols["true_resolution_alpha"].append(a)
+            cols["true_looks_smooth"].append(looks_smooth)
         votes.append(simulate_votes(t, rng, return_counts=True))
     out: dict = {k: (v if k == C.IMAGE else np.asarray(v)) for k, v in cols.items()}
     out[C.OBJID] = out[C.OBJID].astype(np.int64)

@@ -40,6 +40,9 @@ class TrainConfig:
     #: Weight of the saliency-mask loss (``mask_saliency_loss``); needs the bar masks.
     saliency_weight: float = 0.0
     saliency_target: int | tuple[int, int] = C.BAR_YES_INDEX  # as ``saliency.score_target`` gives
+    #: > 0: train the smooth/featured question with seed 003's de-biasing (DDB) loss at this theta
+    #: (``resolution.ddb_loss``; needs each galaxy's alpha); the other answers keep the RMSE loss.
+    ddb_theta: float = 0.0
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness: tuple[float, float],
@@ -180,7 +183,8 @@ def _from_rank0(values: list[float], device: str | torch.device) -> list[float]:
 def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
                 log: Callable[[str], None] = print, weights: torch.Tensor | None = None, resume: dict | None = None,
                 on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu",
-                masks_u8: torch.Tensor | None = None, counts: torch.Tensor | None = None) -> dict:
+                masks_u8: torch.Tensor | None = None, counts: torch.Tensor | None = None,
+                alpha: torch.Tensor | None = None) -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
@@ -195,7 +199,9 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     enable ``cfg.saliency_weight``.  A model with a Dirichlet head (``ModelSpec.head``) is trained
     on ``counts`` (N, 37), the raw votes per answer, with the Dirichlet-multinomial likelihood
     (``dirichlet.dirichlet_multinomial_nll``); validation and early stopping use the RMSE of its
-    fractions either way, so runs with either head compare.
+    fractions either way, so runs with either head compare.  ``cfg.ddb_theta > 0`` trains the
+    first two logits (smooth, featured) with the DDB loss given ``alpha`` (N,), each galaxy's
+    resolution; validation then leaves the smooth/featured question out of the RMSE.
 
     Raises
     ------
@@ -205,6 +211,16 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     dirichlet_head = getattr(model, "module", model).spec.head == "dirichlet"
     if dirichlet_head and counts is None:
         raise ValueError("a Dirichlet head is trained on vote counts: pass counts (N, 37), the votes per answer")
+    if cfg.ddb_theta > 0 and alpha is None:
+        raise ValueError("DDB training (ddb_theta > 0) needs each galaxy's resolution alpha")
+    if cfg.ddb_theta > 0 and dirichlet_head:
+        raise ValueError("DDB training is for sigmoid heads (the smooth/featured logits), not Dirichlet heads")
+    q1 = C.question_slices()["smooth_or_featured"]
+    if cfg.ddb_theta > 0:  # the other answers train and validate as usual; Q1 is the DDB pair
+        ddb_target = labels[:, q1.start : q1.start + 2].clone()
+        ddb_target = ddb_target / ddb_target.sum(1, keepdim=True).clamp_min(1e-12)
+        labels = labels.clone()
+        labels[:, q1] = float("nan")
     if cfg.saliency_weight > 0 and masks_u8 is None:
         raise ValueError("saliency_weight > 0 needs the bar masks (masks_u8)")
     rank, world = _dist()
@@ -261,6 +277,11 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
                 loss = dirichlet.dirichlet_multinomial_nll(out, counts[idx].to(device))
             else:
                 loss = vote_loss
+            if cfg.ddb_theta > 0:
+                from .resolution import ddb_loss
+
+                loss = loss + ddb_loss(out[:, q1.start : q1.start + 2], ddb_target[idx].to(device),
+                                       alpha[idx].to(device), cfg.ddb_theta)
             if cfg.saliency_weight > 0:
                 barred = m.flatten(1).amax(1) > 0.5
                 if barred.any():

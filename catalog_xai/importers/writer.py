@@ -59,7 +59,7 @@ DEFAULT_SHARD_SIZE = 256
 #: Names an imported pass-through column may not take (renamed with a ``source_`` prefix).
 RESERVED = frozenset(
     {C.OBJID, C.IMAGE, C.REDSHIFT, C.PIXEL_SCALE, C.PETRO_R90, SOURCE_ID, IMAGE_PATH,
-     *C.LABEL_COLUMNS, *C.result_column_names(kpc_h=True, dirichlet=True)}
+     *C.LABEL_COLUMNS, *C.result_column_names(kpc_h=True, dirichlet=True, resolution=True, debiased=True)}
 )
 
 

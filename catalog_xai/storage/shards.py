@@ -80,7 +80,7 @@ def check_input_schema(schema: pa.Schema, where: str) -> None:
     if not (pa.types.is_binary(schema.field(C.IMAGE).type) or pa.types.is_large_binary(schema.field(C.IMAGE).type)):
         raise ShardError(f"{where}: column '{C.IMAGE}' must be binary (encoded JPEG/PNG), "
                          f"got {schema.field(C.IMAGE).type}")
-    clash = names & set(C.result_column_names(kpc_h=True, dirichlet=True))
+    clash = names & set(C.result_column_names(kpc_h=True, dirichlet=True, resolution=True, debiased=True))
     if clash:
         raise ShardError(f"{where}: input columns {sorted(clash)} clash with catalogue output columns")
 
