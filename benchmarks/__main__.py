@@ -11,6 +11,8 @@
     python -m benchmarks inspection_truth  # planted label flips / contradictions found (issue 15)
     python -m benchmarks inspection_real   # disagreement on the real cutouts, top-10 figure (issue 15)
     python -m benchmarks tsne           # t-SNE seconds at 1e4 and 1e5 points
+    python -m benchmarks resolution_truth  # theta recovered, CV14/CV18, plain vs DDB (issue 16)
+    python -m benchmarks resolution_real   # smooth fraction against a measured alpha, real cutouts
 
 Each writes benchmarks/results/<name>.json and prints a table; `report` collects the
 tables into docs/performance.md.
@@ -439,9 +441,11 @@ def main(argv=None) -> int:
     from .generator_calibration import add_parser as add_calibration
     from .gpu import add_parser as add_gpu
     from .inspection import add_parser as add_inspection
+    from .resolution import add_parser as add_resolution
 
     add_bar_lab(sub)
     add_inspection(sub)
+    add_resolution(sub)
     add_gpu(sub)
     add_calibration(sub)
     sub.add_parser("report")
@@ -456,9 +460,11 @@ def main(argv=None) -> int:
     from .generator_calibration import bench_calibrate_generator
     from .gpu import bench_gpu
     from .inspection import bench_inspection_dirichlet, bench_inspection_real, bench_inspection_truth, bench_tsne
+    from .resolution import bench_resolution_real, bench_resolution_truth
 
     {"gpu": bench_gpu, "inspection_truth": bench_inspection_truth, "inspection_real": bench_inspection_real,
      "tsne": bench_tsne, "inspection_dirichlet": bench_inspection_dirichlet,
+     "resolution_truth": bench_resolution_truth, "resolution_real": bench_resolution_real,
      "smoothgrad": bench_smoothgrad, "bars": bench_bars, "pipeline": bench_pipeline,
      "memory": bench_memory,
      "bar_lab": bench_bar_lab, "calibrate_generator": bench_calibrate_generator, "report": report}[args.cmd](args)

@@ -89,7 +89,7 @@ def test_radial_profile_and_class_averages():
     assert avg[0].mean() == 2 and avg[1].mean() == 0
 
 
-def test_alpha_in_the_catalogue_and_the_bias_job(tmp_path, tiny_ensemble):
+def test_alpha_in_the_catalogue_and_the_bias_job(tmp_path, tiny_ensemble, tiny_checkpoint):
     from catalog_xai.cli import resolution_bias
     from catalog_xai.cluster.shard import process_shard
     from catalog_xai.importers.synthetic import synthetic_shard_table
@@ -108,9 +108,16 @@ def test_alpha_in_the_catalogue_and_the_bias_job(tmp_path, tiny_ensemble):
     assert set(cat[C.RESOLUTION_ALPHA_SOURCE]) == {"petroR90_r"}
     assert resolution_bias.main(["--catalogue", str(out), "--output", str(tmp_path / "bias"), "--bins", "4",
                                  "--fit-bins", "5", "--min-count", "10", "--bootstrap", "5",
-                                 "--truth-column", "true_is_disk", "--intrinsic", "redshift"]) == 0
+                                 "--truth-column", "true_is_disk", "--intrinsic", "redshift",
+                                 "--survey", str(survey), "--checkpoint", tiny_checkpoint, "--cam-galaxies", "30"]) == 0
     table = (tmp_path / "bias" / "bias_table.csv").read_text()
     assert "volunteers" in table and "truth" in table and (tmp_path / "bias" / "smooth_vs_alpha.png").exists()
+    import json
+
+    result = json.loads((tmp_path / "bias" / "bias.json").read_text())
+    profiles = result["class_average_profiles"]["ensemble"]
+    assert set(profiles) == {"smooth", "disk"} and (tmp_path / "bias" / "class_average_gradcam.png").exists()
+    assert any(np.isfinite(v).all() for v in profiles.values())
 
 
 def test_a_survey_without_psf_has_no_alpha_columns_and_a_missing_psf_is_a_status(tmp_path, tiny_ensemble,

@@ -140,6 +140,59 @@ def smooth_vs_alpha_figure(result: dict):
     return fig
 
 
+def class_average_saliency(models: dict[str, object], images: list[bytes], method: str = "gradcam") -> dict:
+    """Seed 003 Figs 5-7: for each named model (a GalaxyNet), the mean class-activation map of the
+    galaxies it predicts smooth and of those it predicts disk (each map scaled to unit maximum,
+    target: its smooth or featured logit), and their radial profiles.
+
+    The class is the larger of the model's two first logits (smooth, featured): for a DDB model
+    the argmax of its de-biased pair, for an ordinary one of its two cumulative fractions.
+    """
+    import torch
+
+    from catalog_xai.core.cam import class_activation_maps
+    from catalog_xai.core.training import frame_for_training
+
+    out = {}
+    for name, model in models.items():
+        x, ok = frame_for_training(images, model.spec)
+        x = x[torch.from_numpy(ok)].float() / 255
+        with torch.no_grad():
+            z = model(x)[:, :2]
+        cls = (z[:, 1] > z[:, 0]).numpy().astype(int)
+        maps = np.zeros((len(x), x.shape[-2], x.shape[-1]))
+        for k in (0, 1):
+            idx = np.flatnonzero(cls == k)
+            for i in range(0, len(idx), 64):
+                p, _ = class_activation_maps(model, x[idx[i : i + 64]], k, method=method)
+                maps[idx[i : i + 64]] = p.numpy()
+        maps /= np.maximum(maps.reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
+        avg = R.class_average_maps(maps, cls)
+        out[name] = {"average": avg, "counts": [int((cls == k).sum()) for k in (0, 1)],
+                     "profiles": {R.CLASSES[k]: R.radial_profile(avg[k])[1].tolist() for k in (0, 1)}}
+    return out
+
+
+def class_average_figure(result: dict, method: str = "gradcam"):
+    from catalog_xai.core.figures import _plt
+
+    plt = _plt()
+    fig, axes = plt.subplots(len(result), 3, figsize=(9, 3 * len(result)), squeeze=False)
+    for r, (name, res) in enumerate(result.items()):
+        for k in (0, 1):
+            if np.isfinite(res["average"][k]).all():
+                axes[r, k].imshow(res["average"][k], cmap="inferno")
+            axes[r, k].set_title(f"{name}: mean {method}, predicted {R.CLASSES[k]} ({res['counts'][k]})", fontsize=8)
+            axes[r, k].set_xticks([])
+            axes[r, k].set_yticks([])
+            axes[r, 2].plot(res["profiles"][R.CLASSES[k]], label=R.CLASSES[k])
+        axes[r, 2].set_xlabel("radius (map pixels)")
+        axes[r, 2].set_title(f"{name}: radial profile", fontsize=8)
+        axes[r, 2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--catalogue", required=True, help="catalogue prefix with resolution_alpha and vote columns")
@@ -154,6 +207,10 @@ def main(argv=None) -> int:
     ap.add_argument("--truth-column", help="a boolean 'truly a disk' column (generated surveys: true_is_disk)")
     ap.add_argument("--soft", action="store_true", help="average fractions instead of majority labels")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--survey", help="with --checkpoint: the survey's images, for the class-average Grad-CAM maps")
+    ap.add_argument("--checkpoint", help="the catalogue's morphology ensemble (its first member's maps are averaged)")
+    ap.add_argument("--debias-checkpoint", help="the DDB-trained ensemble, averaged beside it")
+    ap.add_argument("--cam-galaxies", type=int, default=500, help="galaxies in the class-average maps")
     ap.add_argument("--storage-options", default={}, type=json.loads)
     args = ap.parse_args(argv)
     so = storage.check_storage_options(args.storage_options)
@@ -173,6 +230,20 @@ def main(argv=None) -> int:
     fig = smooth_vs_alpha_figure(result)
     with fs.open(f"{out}/smooth_vs_alpha.png", "wb") as f:
         fig.savefig(f, format="png", dpi=110)
+    if args.survey and args.checkpoint:
+        from catalog_xai.cli.gallery import read_images
+
+        ids = df[C.OBJID].head(args.cam_galaxies).astype(int).tolist()
+        found = read_images(args.survey, set(ids), so)
+        images = [found[i] for i in ids if found.get(i) is not None]
+        models = {"ensemble": storage.load_ensemble(args.checkpoint, so).models[0]}
+        if args.debias_checkpoint:
+            models["de-biased (DDB)"] = storage.load_ensemble(args.debias_checkpoint, so).models[0]
+        cams = class_average_saliency(models, images)
+        with fs.open(f"{out}/class_average_gradcam.png", "wb") as f:
+            class_average_figure(cams).savefig(f, format="png", dpi=90)
+        result["class_average_profiles"] = {k: v["profiles"] for k, v in cams.items()}
+        storage.write_json(result, storage.join(args.output, "bias.json"), so)
     fit = result["fit"]
     print(f"theta = {fit['theta']:.3f} (f_s {fit['f_s']:.3f}, f_d {fit['f_d']:.3f}, {fit['bins']} bins, "
           f"rms {fit['rms']:.4f}); {result['galaxies']} galaxies, alpha from {result['alpha_source']}")

@@ -42,10 +42,11 @@ def bias_curve(a: np.ndarray, theta: float) -> np.ndarray:
 
 
 def equal_count_edges(values: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bin edges (n_bins + 1) holding about equal numbers of the finite ``values``."""
+    """Bin edges (at most n_bins + 1) holding about equal numbers of the finite ``values``; tied
+    values (a quantised size) merge bins rather than leave empty ones."""
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    return np.quantile(v, np.linspace(0, 1, n_bins + 1)) if len(v) else np.array([0.0, 1.0])
+    return np.unique(np.quantile(v, np.linspace(0, 1, n_bins + 1))) if len(v) else np.array([0.0, 1.0])
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:

@@ -84,12 +84,18 @@ def _kpc_per_arcsec(z: float) -> float:
     return float(np.interp(z, _Z_GRID, _KPC_GRID))
 
 
-def sample_truth(rng: np.random.Generator) -> dict:
-    """Draw the physical and morphological parameters of one galaxy."""
+def sample_truth(rng: np.random.Generator, *, size_independent_of_class: bool = False) -> dict:
+    """Draw the physical and morphological parameters of one galaxy.
+
+    ``size_independent_of_class``: disks and smooth galaxies share one size distribution (by
+    default disks are larger), so that the true class does not depend on the resolution, as
+    seed 003's bias statistics assume.
+    """
     t: dict = {}
     t["redshift"] = float(rng.uniform(0.02, 0.10))
     t["is_disk"] = bool(rng.random() < 0.72)
-    r90_kpc = float(rng.lognormal(np.log(9.0 if t["is_disk"] else 7.0), 0.3))
+    median_kpc = 8.0 if size_independent_of_class else (9.0 if t["is_disk"] else 7.0)
+    r90_kpc = float(rng.lognormal(np.log(median_kpc), 0.3))
     t["petroR90_r"] = r90_kpc / _kpc_per_arcsec(t["redshift"])
     t["cos_i"] = float(rng.uniform(0.08, 1.0)) if t["is_disk"] else 1.0
     t["edge_on"] = t["is_disk"] and t["cos_i"] < 0.3
@@ -336,7 +342,8 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
     ``resolution_theta``: volunteers biased by resolution as seed 003 models it.  With
     alpha = petroR90_r / PSF FWHM, a disk looks smooth to all its volunteers with probability
     e(alpha) = exp(-alpha^2 / 2 theta^2), and otherwise gets clearly featured votes; smooth
-    galaxies are never called disks (the generator's own mild size trend is off).  The images
+    galaxies are never called disks (the generator's own mild size trend is off, and disks and
+    smooth galaxies share one size distribution, so the true class is independent of alpha).  The images
     are unchanged; the columns ``psf_fwhm_arcsec``, ``true_resolution_alpha`` and
     ``true_looks_smooth`` are added.
     """
@@ -353,9 +360,9 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
     for k in range(n):
         objid = first_objid + k
         rng = np.random.default_rng([seed, objid])
-        t = sample_truth(rng)
+        t = sample_truth(rng, size_independent_of_class=resolution_theta is not None)
         while barred_only and not t["has_bar"]:
-            t = sample_truth(rng)
+            t = sample_truth(rng, size_independent_of_class=resolution_theta is not None)
         rgb = render_galaxy(t, rng, style=style)
         cols[C.OBJID].append(objid)
         cols[C.IMAGE].append(encode_jpeg(rgb))
