@@ -349,7 +349,7 @@ MORPHOLOGY_CLASS = "morphology_class"
 MORPHOLOGY_CLASS_VOTES = "morphology_class_votes"
 OUTLIER_SCORE, OUTLIER_FLAG = "outlier_score", "outlier_flag"
 INSPECTION_COLUMNS: tuple[Column, ...] = (
-    Column(DISAGREEMENT_SCORE, pa.float32(), "nat", "Largest weighted binary cross-entropy between the volunteers' "
+    Column(DISAGREEMENT_SCORE, pa.float32(), "", "Largest weighted binary cross-entropy between the volunteers' "
            "and the ensemble's per-question fraction over the answers (seed 002; weight 5 for its balanced answers, "
            "predictions clipped to [0.01, 0.99]). Null where no answer has votes."),
     Column(DISAGREEMENT_ANSWER, pa.string(), "", "The answer that gives disagreement_score."),

@@ -45,12 +45,14 @@ def test_measured_chunk_is_a_candidate_kept_per_process_and_does_not_change_maps
     models = [create_model(default_spec("small_vgg", input_size=32))]
     for m in models:
         m.eval().requires_grad_(False)
-    chunk = hardware.measure_chunk_size(models, input_size=32, device="cpu", candidates=(4, 8, 16))
-    assert chunk in (4, 8, 16)
+    chunk = hardware.measure_chunk_size(models, input_size=32, device="cpu")
+    assert chunk in hardware.CHUNK_CANDIDATES["cpu"]
     kept = [k for k in hardware._chosen if k[0] == (id(models[0]),)]
     assert len(kept) == 1 and hardware._chosen[kept[0]][0] == chunk  # one measurement per process and ensemble
     hardware._chosen[kept[0]] = (7, 1.0)  # so that the calls below can only have read what was kept
-    assert hardware.measure_chunk_size(models, input_size=32, device="cpu", candidates=(4, 8, 16)) == 7
+    assert hardware.measure_chunk_size(models, input_size=32, device="cpu") == 7
+    # other candidates are another search, not the kept one
+    assert hardware.measure_chunk_size(models, input_size=32, device="cpu", candidates=(4, 8)) in (4, 8)
     x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     auto = smoothgrad(models, x, n_samples=6, seeds=[1, 2, 3], chunk_size=0)  # 0: the kept chunk (7)
     fixed = smoothgrad(models, x, n_samples=6, seeds=[1, 2, 3], chunk_size=5)

@@ -127,7 +127,8 @@ def smooth_vs_alpha_figure(result: dict):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, c in result["curves"].items():
-        ax.plot(c["alpha"], c["smooth"], "o-", ms=3, label=name)
+        style = dict(ls=":", marker="x", color="k", ms=4) if name == "truth" else dict(ls="-", marker="o", ms=3)
+        ax.plot(c["alpha"], c["smooth"], label=name, **style)
     fit = result["fit"]
     grid = np.linspace(np.nanmin(result["curves"]["volunteers"]["alpha"]),
                        np.nanmax(result["curves"]["volunteers"]["alpha"]), 100)

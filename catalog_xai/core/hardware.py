@@ -95,7 +95,8 @@ def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torc
              target: int, candidates: Sequence[int] | None, budget_s: float) -> tuple[int, float]:
     """(the fastest chunk, its seconds per image): ``measure_chunk_size``'s work, kept per process."""
     device = torch.device(device)
-    key = (tuple(id(m) for m in models), input_size, str(device), dtype, torch.get_num_threads())
+    key = (tuple(id(m) for m in models), input_size, str(device), dtype, torch.get_num_threads(),
+           tuple(sorted(candidates)) if candidates else None)  # a fixed-chunk timing is not a search
     if key in _chosen:
         return _chosen[key]
     candidates = sorted(candidates or CHUNK_CANDIDATES.get(device.type, CHUNK_CANDIDATES["cpu"]))
