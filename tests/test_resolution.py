@@ -138,3 +138,45 @@ def test_a_survey_without_psf_has_no_alpha_columns_and_a_missing_psf_is_a_status
                          params=MethodParams(n_samples=1, tl=5))
     assert out[C.RESOLUTION_ALPHA_SOURCE][0] == "measured R90" and np.isfinite(out[C.RESOLUTION_ALPHA][0])
     assert "resolution_alpha not computed" in out[C.STATUS][1] and out[C.FLAGS][1] & C.FLAG["no_resolution"]
+
+
+def test_ddb_training_gives_a_debias_checkpoint_and_the_debiased_pair(tmp_path, tiny_ensemble, tiny_checkpoint):
+    import json
+
+    from catalog_xai.cli import train_ensemble
+    from catalog_xai.cluster.shard import process_shard
+    from catalog_xai.cluster.survey import JobError, SurveyJob, plan_survey
+    from catalog_xai.importers.synthetic import synthetic_shard_table
+
+    survey = tmp_path / "survey"
+    survey.mkdir()
+    pq.write_table(synthetic_shard_table(40, seed=4, first_objid=1, resolution_theta=4.0), survey / "s.parquet")
+    ckpt = tmp_path / "ddb"
+    assert train_ensemble.main(["--train", str(survey), "--architectures", "small_vgg", "--output", str(ckpt),
+                                "--epochs", "1", "--workers", "0", "--ddb-theta", "4.0"]) == 0
+    manifest = json.loads((ckpt / "manifest.json").read_text())
+    assert manifest["ddb"] == {"theta": 4.0, "question": "smooth_or_featured"}
+    from catalog_xai import storage
+
+    ddb = storage.load_ensemble(str(ckpt))
+    res = process_shard(str(survey / "s.parquet"), input_url=str(survey), output_url=str(tmp_path / "cat"),
+                        ensemble=tiny_ensemble, debias_ensemble=ddb, debias_checkpoint=str(ckpt),
+                        params=MethodParams(n_samples=1, tl=5), batch_size=64)
+    assert res.error == ""
+    cat = pq.read_table(tmp_path / "cat" / "s.parquet")
+    s, d = (cat.column(c).to_numpy() for c in C.DEBIASED_COLUMNS)
+    np.testing.assert_allclose(s + d, 1, atol=1e-5)
+    prov = json.loads(cat.schema.metadata[b"catalog_xai.provenance"])
+    assert prov["debias_theta"] == 4.0 and prov["debias_checkpoint"] == str(ckpt)
+    # an ensemble not trained with DDB is refused before any work, with the reason
+    job = SurveyJob(input_url=str(survey), output_url=str(tmp_path / "c2"), checkpoint=tiny_checkpoint,
+                    debias_checkpoint=tiny_checkpoint)
+    with pytest.raises(JobError, match="not trained with the DDB loss"):
+        plan_survey(job, {"CPU": 2}, dry_run=True)
+    # and DDB training needs every galaxy's alpha
+    t = pq.read_table(survey / "s.parquet").drop_columns([C.PSF_FWHM])
+    (tmp_path / "nopsf").mkdir()
+    pq.write_table(t, tmp_path / "nopsf" / "s.parquet")
+    with pytest.raises(SystemExit, match="needs every training galaxy's alpha"):
+        train_ensemble.main(["--train", str(tmp_path / "nopsf"), "--architectures", "small_vgg", "--output",
+                             str(tmp_path / "x"), "--epochs", "1", "--workers", "0", "--ddb-theta", "4.0"])
