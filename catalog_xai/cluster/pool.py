@@ -177,7 +177,10 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 save_embeddings=save_embeddings, debias_checkpoint=debias_checkpoint,
             ),
             batch_size=1,
-            compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
+            # One shard in flight per actor: a shard queued behind a poison shard on the same actor would
+            # die with it and spend its own retries (a shard is minutes of work: nothing to gain by queueing).
+            compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors,
+                                               max_tasks_in_flight_per_actor=1),
             num_gpus=pool.gpus_per_actor,
             num_cpus=pool.cpus_per_actor,
         )
