@@ -592,7 +592,6 @@ def test_worker_node_lost_mid_job(survey, s3_endpoint, tiny_checkpoint, tmp_path
 def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
     """Ray Train (2 data-parallel workers): kill the training job's driver after its first
     checkpoint, submit it again: it continues from the last checkpoint, not from epoch 1."""
-    from catalog_xai.cli import train_ensemble
     from catalog_xai.importers.synthetic import generate_survey
 
     generate_survey(str(tmp_path / "train"), n_galaxies=48, shard_size=24, seed=12)
@@ -618,7 +617,17 @@ def test_training_driver_killed_then_resubmitted_resumes(ray_session, tmp_path):
         _clean_up_driver(proc, ray_procs, ray_tmp, log)
     assert not (out / "manifest.json").exists()  # it did not get to the end
 
-    assert train_ensemble.main(args) == 0  # resubmitted, on the session's Ray
+    # Resubmitted, as a new job on a Ray of its own: the session's may still hold a CPU for an actor
+    # Ray restarted after an earlier test (a job's actors die with its driver; tests share one driver).
+    ray_tmp = tempfile.mkdtemp(prefix="rt", dir="/tmp")
+    log = open(tmp_path / "driver2.log", "w")
+    proc = subprocess.Popen([sys.executable, str(REPO / "jobs" / "train_ensemble.py"), *args, "--ray-address", "local"],
+                            env=_env(ray_tmp), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        rc = proc.wait(420)
+    finally:
+        _clean_up_driver(proc, _descendants(proc.pid) if proc.poll() is None else [], ray_tmp, log)
+    assert rc == 0, (tmp_path / "driver2.log").read_text()[-3000:]
     report = json.loads((out / "training_log.json").read_text())
     [(arch, epoch)] = report["ray_train"]["resumed_at"]
     assert arch == "small_vgg" and 1 <= epoch < 8
