@@ -432,10 +432,12 @@ def test_shard_that_kills_its_actor_every_time_is_reported_not_retried_forever(r
     assert classify_survey.main(_job(bucket, opts, tiny_checkpoint, "--max-actors", "1")) == 1
     assert len(killer.killed) == MAX_TASK_RETRIES + 1 and killer.refused == []
     summary = json.loads(fs.cat(f"{bucket}/vac/_summary.json"))
-    failed = [r for r in summary["per_shard"] if r["error"]]
-    assert len(summary["per_shard"]) == 3 and len(failed) == 1
-    assert failed[0]["shard"].endswith("/shard-1.parquet") and failed[0]["error"].startswith("lost: ")
-    assert summary["galaxies"] == 5
+    failed = {r["shard"].rsplit("/", 1)[1]: r["error"] for r in summary["per_shard"] if r["error"]}
+    assert len(summary["per_shard"]) == 3 and "shard-1.parquet" in failed
+    # A shard Ray Data had queued on the same actor may be lost with it: reported, never silently missing.
+    assert all(e.startswith("lost: ") for e in failed.values()) and len(failed) <= 2
+    done = [r for r in summary["per_shard"] if not r["error"]]
+    assert summary["galaxies"] == sum(r["rows_out"] for r in done) and done
 
 
 def _local_survey(root: Path, n_shards: int, rows: int) -> int:

@@ -177,10 +177,10 @@ def run_survey(shards: list[str], *, input_url: str, output_url: str, checkpoint
                 save_embeddings=save_embeddings, debias_checkpoint=debias_checkpoint,
             ),
             batch_size=1,
-            # One shard in flight per actor: a shard queued behind a poison shard on the same actor would
-            # die with it and spend its own retries (a shard is minutes of work: nothing to gain by queueing).
-            compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors,
-                                               max_tasks_in_flight_per_actor=1),
+            # Ray Data queues a few shards per actor: one queued behind a poison shard can be lost with it
+            # (reported "lost"; a resubmission redoes it). One in flight per actor avoids that but stopped
+            # the pool from spreading over new autoscaled nodes (tests/test_autoscaling.py): not used.
+            compute=ray.data.ActorPoolStrategy(min_size=pool.min_actors, max_size=pool.max_actors),
             num_gpus=pool.gpus_per_actor,
             num_cpus=pool.cpus_per_actor,
         )
