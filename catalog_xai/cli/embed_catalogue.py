@@ -60,20 +60,8 @@ def read_fractions(url: str, objids: np.ndarray, so: dict | None = None) -> tupl
     to ``objids`` (NaN rows for galaxies not found)."""
     from catalog_xai.cli.rank_disagreements import read_catalogue_votes
 
-    try:
-        cat = read_catalogue_votes(url, so)
-        pred_by, obs_by = cat["predicted"], cat["observed"]
-        ids = cat["objid"]
-    except SystemExit:  # no vote columns: predictions only
-        obs_by = None
-        ids, preds = [], []
-        for shard in storage.list_shards(url, so):
-            fs, path = storage.filesystem(shard, so)
-            t = pq.read_table(fs.open(path, "rb"), columns=[C.OBJID, *C.FRACTION_COLUMNS])
-            ids.append(t.column(C.OBJID).to_numpy(zero_copy_only=False))
-            preds.append(np.stack([t.column(c).to_numpy(zero_copy_only=False).astype(float)
-                                   for c in C.FRACTION_COLUMNS], 1))
-        ids, pred_by = np.concatenate(ids), np.concatenate(preds)
+    cat = read_catalogue_votes(url, so, require_votes=False)
+    ids, pred_by, obs_by = cat["objid"], cat["predicted"], cat["observed"]
     where = {int(o): i for i, o in enumerate(ids)}
     rows = np.array([where.get(int(o), -1) for o in objids])
     pad = lambda a: np.vstack([a, np.full((1, a.shape[1]), np.nan)])[rows]  # noqa: E731  (row -1: not found)

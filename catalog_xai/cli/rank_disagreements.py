@@ -31,13 +31,15 @@ from catalog_xai.core import disagreement
 from catalog_xai.core.labels import conditional_from_cumulative
 
 
-def read_catalogue_votes(url: str, so: dict | None = None) -> dict[str, np.ndarray]:
+def read_catalogue_votes(url: str, so: dict | None = None, *, require_votes: bool = True) -> dict[str, np.ndarray]:
     """objid, predicted per-question fractions and the observed ones (with their question's votes) of a catalogue.
+
+    ``require_votes=False``: a catalogue without votes gives observed and question_votes None.
 
     Raises
     ------
     SystemExit
-        If a shard has no predicted fractions or no votes (naming the shard and the columns).
+        If a shard has no predicted fractions, or (``require_votes``) no votes, naming the shard and the columns.
     """
     ids, pred, obs, nq = [], [], [], []
     for shard in storage.list_shards(url, so):
@@ -49,6 +51,8 @@ def read_catalogue_votes(url: str, so: dict | None = None) -> dict[str, np.ndarr
             vote_cols = list(C.VOTE_COUNT_COLUMNS)
         elif all(c in names for c in C.LABEL_COLUMNS):
             vote_cols = list(C.LABEL_COLUMNS)
+        elif not require_votes:
+            vote_cols = []
         else:
             raise SystemExit(f"error: {shard} carries no volunteer votes: the survey needs votes_<answer>_count or "
                              "vote_<answer>_cumulative_fraction columns (they pass through to the catalogue)")
@@ -60,7 +64,9 @@ def read_catalogue_votes(url: str, so: dict | None = None) -> dict[str, np.ndarr
 
         ids.append(t.column(C.OBJID).to_numpy(zero_copy_only=False)[ok].astype(np.int64))
         pred.append(cols(C.FRACTION_COLUMNS))
-        if vote_cols[0] == C.VOTE_COUNT_COLUMNS[0]:
+        if not vote_cols:
+            o = n = None
+        elif vote_cols[0] == C.VOTE_COUNT_COLUMNS[0]:
             o, n = disagreement.observed_from_counts(cols(vote_cols))
         else:  # fractions only: the votes behind them are unknown (reported as 0)
             o, n = conditional_from_cumulative(cols(vote_cols)), np.zeros((ok.sum(), C.N_OUTPUTS))
@@ -68,8 +74,11 @@ def read_catalogue_votes(url: str, so: dict | None = None) -> dict[str, np.ndarr
         nq.append(n)
     if not ids:
         raise SystemExit(f"error: no catalogue shards under {url}")
-    return {"objid": np.concatenate(ids), "predicted": np.concatenate(pred), "observed": np.concatenate(obs),
-            "question_votes": np.concatenate(nq)}
+    if any(o is None for o in obs):  # votes in no shard, or only in some: none used
+        obs = nq = None
+    return {"objid": np.concatenate(ids), "predicted": np.concatenate(pred),
+            "observed": None if obs is None else np.concatenate(obs),
+            "question_votes": None if nq is None else np.concatenate(nq)}
 
 
 def rank(cat: dict[str, np.ndarray], top: int, *, weights: str = "seed",

@@ -151,7 +151,7 @@ def class_average_saliency(models: dict[str, object], images: list[bytes], metho
     """
     import torch
 
-    from catalog_xai.core.cam import class_activation_maps
+    from catalog_xai.core.cam import class_activation_maps, default_layer
     from catalog_xai.core.training import frame_for_training
 
     out = {}
@@ -162,10 +162,11 @@ def class_average_saliency(models: dict[str, object], images: list[bytes], metho
             z = model(x)[:, :2]
         cls = (z[:, 1] > z[:, 0]).numpy().astype(int)
         maps = np.zeros((len(x), x.shape[-2], x.shape[-1]))
+        layer = default_layer(model, x.shape[-1])
         for k in (0, 1):
             idx = np.flatnonzero(cls == k)
             for i in range(0, len(idx), 64):
-                p, _ = class_activation_maps(model, x[idx[i : i + 64]], k, method=method)
+                p, _ = class_activation_maps(model, x[idx[i : i + 64]], k, method=method, layer=layer)
                 maps[idx[i : i + 64]] = p.numpy()
         maps /= np.maximum(maps.reshape(len(maps), -1).max(1), 1e-12)[:, None, None]
         avg = R.class_average_maps(maps, cls)

@@ -104,8 +104,9 @@ def ensemble_cams(models: Sequence[nn.Module], x: torch.Tensor, target: int, *, 
     pair before averaging, so no member dominates by the size of its activations."""
     plus, minus = torch.zeros(x.shape[0], *x.shape[-2:]), torch.zeros(x.shape[0], *x.shape[-2:])
     for m in models:
+        name = layer or default_layer(m, x.shape[-1])  # found once per model, not once per batch
         for i in range(0, len(x), batch_size):
-            p, n = class_activation_maps(m, x[i : i + batch_size], target, method=method, layer=layer)
+            p, n = class_activation_maps(m, x[i : i + batch_size], target, method=method, layer=name)
             scale = torch.maximum(p.flatten(1).amax(1), n.flatten(1).amax(1)).clamp_min(1e-12)[:, None, None]
             plus[i : i + batch_size] += (p / scale).cpu() / len(models)
             minus[i : i + batch_size] += (n / scale).cpu() / len(models)

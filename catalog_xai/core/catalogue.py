@@ -213,24 +213,18 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
 
 def _debiased_pair(debias: Ensemble, framed: FramedBatch, ensemble: Ensemble, objid, image, params,
                    pixel_scale_arcsec, petro_r90) -> np.ndarray:
-    """(len(framed.ok_rows), 2) de-biased (smooth, featured) probabilities of the DDB ensemble,
-    on the cutouts framed as it was trained (the morphology framing's images where they agree)."""
-    same = (debias.spec.input_size, debias.spec.crop_fraction, debias.framing) == (
-        ensemble.spec.input_size, ensemble.spec.crop_fraction, ensemble.framing)
-    x = framed.x
-    if not same:
-        skip = [None if i in set(framed.ok_rows) else "not used" for i in range(len(objid))]
-        again, _ = _frame(debias, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip)
-        x = again.x  # the rows the morphology framing kept (a row it cannot frame stays NaN below)
-        if again.ok_rows != framed.ok_rows:
-            out = np.full((len(framed.ok_rows), 2), np.nan, np.float32)
-            pos = {r: k for k, r in enumerate(again.ok_rows)}
-            got = _debiased_probabilities(debias, x)
-            for k, r in enumerate(framed.ok_rows):
-                if r in pos:
-                    out[k] = got[pos[r]]
-            return out
-    return _debiased_probabilities(debias, x)
+    """(len(framed.ok_rows), 2) de-biased (smooth, featured) probabilities of the DDB ensemble, on
+    the cutouts framed as it was trained (NaN for a row its framing refuses)."""
+    geometry = lambda e: (e.spec.input_size, e.spec.crop_fraction, e.framing)  # noqa: E731
+    if geometry(debias) == geometry(ensemble):
+        return _debiased_probabilities(debias, framed.x)
+    skip = ["; ".join(r) if r else None for r in framed.reasons]  # rows already refused stay refused
+    again, _ = _frame(debias, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip)
+    out = np.full((len(framed.ok_rows), 2), np.nan, np.float32)
+    if again.ok_rows:  # a subset of framed.ok_rows
+        pos = {r: k for k, r in enumerate(framed.ok_rows)}
+        out[[pos[r] for r in again.ok_rows]] = _debiased_probabilities(debias, again.x)
+    return out
 
 
 @torch.inference_mode()
