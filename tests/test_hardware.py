@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core import bars, hardware
 from catalog_xai.core.catalogue import params_for_device
-from catalog_xai.core.models import create_model, default_spec
+from catalog_xai.core.ensemble import Ensemble
+from catalog_xai.core.models import BlurPool, create_model, default_spec
 from catalog_xai.core.params import MethodParams
 from catalog_xai.core.preprocess import frame_batch
 from catalog_xai.core.saliency import galaxy_seeds, smoothgrad
@@ -81,16 +83,18 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     """The accuracy of bf16 is checked, not assumed, on real SDSS cutouts (the benchmark does 72).
 
     The maps agree (per-galaxy correlation >= 0.99; 0.9999 measured).  Algorithm 1's lengths are
-    less stable: a map change of 1e-4 can move its threshold one step, and a length by several
-    pixels (on 72 galaxies at N = 64, 83-93 % within 1 px: docs/performance.md).  The yardstick
-    is SmoothGrad's own scatter, the same fp32 maps from another noise seed: bf16 must not move
-    the lengths more than that does.
+    less stable: a map change of 1e-3 can move its threshold one step, and a length by several
+    pixels.  The bar ensemble's lengths (the ones the default catalogue carries) must stay within
+    1 map pixel (72 of 72 at N = 64 in the benchmark, with the input layer in fp32:
+    docs/performance.md).  The morphology ensemble's paper read-out is more fragile (89 % within
+    1 px): its yardstick is SmoothGrad's own scatter, the same fp32 maps from another noise seed,
+    which bf16 must not exceed.
     """
     ens = storage.load_ensemble(name)
     t = storage.read_survey(str(ROOT / "catalog_xai/data/hoyle_bars")).to_pandas().iloc[:6]
     fb = frame_batch(list(t[C.IMAGE]), input_size=ens.spec.input_size, crop_fraction=ens.spec.crop_fraction,
                      framing=ens.framing)
-    kw = dict(n_samples=8, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48)
+    kw = dict(n_samples=64, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48)  # the benchmark's N
     f32 = smoothgrad(ens.members, fb.x, **kw).mean(0).numpy()
     b16 = smoothgrad(ens.members, fb.x, autocast_dtype=torch.bfloat16, **kw).mean(0).numpy()
     other_seed = smoothgrad(ens.members, fb.x, **{**kw, "seeds": galaxy_seeds(list(t[C.OBJID]), 1)}).mean(0).numpy()
@@ -100,6 +104,37 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     meas = dict(tc=method.tc, tl=method.tl, linearity=method.linearity)
     la, lb, ls = (bars.measure_bars(m, **meas)["length_pix"] for m in (f32, b16, other_seed))
     assert np.mean(np.abs(la - lb)) <= np.mean(np.abs(la - ls)) + 1.0, (la, lb, ls)
+    if name == storage.DEFAULT_BAR_CHECKPOINT:
+        assert np.all(np.abs(la - lb) <= 1.0), (la, lb)
+
+
+def test_input_layer_runs_in_fp32_under_autocast_and_blur_pooling_in_fp32_on_cpus():
+    """The two layers that bf16 made inaccurate (the input convolution, whose backward gives the
+    saliency map) or slow (the depthwise blur on CPUs) run in fp32; everything else in bf16."""
+    torch.manual_seed(0)
+    model = create_model("silu_slim")
+    ens = Ensemble([model])
+    run = ens.members[0]
+    seen = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, k=k: seen.__setitem__(k, o.dtype))
+             for k, m in run.named_modules() if isinstance(m, (nn.Conv2d, BlurPool))]
+    x = torch.rand(2, 3, 112, 112)
+    with torch.no_grad():
+        plain = run(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = run(x)
+    for h in hooks:
+        h.remove()
+    convs = [k for k, m in run.named_modules() if isinstance(m, nn.Conv2d)]
+    blurs = [k for k, m in run.named_modules() if isinstance(m, BlurPool)]
+    assert seen[convs[0]] is torch.float32 and all(seen[k] is torch.bfloat16 for k in convs[1:])
+    # fp32 inside, the caller's dtype out: the first follows the fp32 input layer
+    assert seen[blurs[0]] is torch.float32 and all(seen[k] is torch.bfloat16 for k in blurs[1:])
+    torch.testing.assert_close(plain, model(x), rtol=1e-4, atol=1e-4)  # folding and wrapping change no result
+    torch.testing.assert_close(low.float(), plain, rtol=0.05, atol=0.05)
+    blur = BlurPool(4)
+    xb = torch.rand(1, 4, 16, 16)
+    torch.testing.assert_close(blur(xb.bfloat16()).float(), blur(xb), rtol=1e-2, atol=1e-2)
 
 
 def test_gpu_benchmark_script_runs_its_cpu_path(ray_session, tmp_path):

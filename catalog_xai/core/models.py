@@ -73,6 +73,8 @@ class GalaxyNet(nn.Module):
         self.spec = spec
         self.register_buffer("mean", torch.tensor(spec.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(spec.std).view(1, 3, 1, 1))
+        # The shipped SiLU models see [0, 1] as it is: skip two full-size passes, forwards and back.
+        self.normalise = tuple(spec.mean) != (0.0, 0.0, 0.0) or tuple(spec.std) != (1.0, 1.0, 1.0)
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(features, spec.num_outputs)
@@ -82,7 +84,7 @@ class GalaxyNet(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F) the pooled last-layer features the head reads (seed 004's embedding)."""
-        return self.backbone((x - self.mean) / self.std)
+        return self.backbone((x - self.mean) / self.std if self.normalise else x)
 
 
 def output_fractions(logits: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -344,8 +346,16 @@ class BlurPool(nn.Module):
         self.channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
-        return nn.functional.conv2d(x, self.kernel, stride=2, groups=self.channels)
+        if x.device.type != "cpu":
+            x = nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+            return nn.functional.conv2d(x, self.kernel.to(x.dtype), stride=2, groups=self.channels)
+        # On CPUs, oneDNN's bf16 depthwise stride-2 convolution is 10-20x slower than its fp32 one
+        # (forward and backward, with AMX), enough to make a bf16 SmoothGrad slower than fp32: blur
+        # in fp32 outside autocast and hand back the caller's dtype (for fp32 input, a no-op).
+        with torch.autocast("cpu", enabled=False):
+            y = nn.functional.conv2d(nn.functional.pad(x.float(), (1, 1, 1, 1), mode="reflect"),
+                                     self.kernel.float(), stride=2, groups=self.channels)
+        return y.to(x.dtype)
 
 
 def conv_bn_silu(cin: int, cout: int) -> nn.Sequential:
