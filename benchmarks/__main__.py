@@ -201,10 +201,18 @@ def bench_smoothgrad(args) -> None:
     for chunk in args.chunks:
         ours_runs[f"fp32 chunk={chunk}"] = ref if chunk == n else timed(ours(chunk_size=chunk))
         ours_runs[f"bf16 chunk={chunk}"] = timed(ours(chunk_size=chunk, autocast_dtype=torch.bfloat16))
-    if args.compile:
-        compiled = [torch.compile(m) for m in ens.members]
-        ours_runs["fp32 compiled chunk=N"] = timed(lambda: smoothgrad(compiled, x, n_samples=n, s_noise=args.noise,
-                                                                      seeds=seeds, chunk_size=n))
+    if args.compile:  # --compile in the job; the first pass of each shape and precision (compiling) is untimed
+        compile_s = {}
+        compiled = [torch.compile(m, mode=None if args.compile == "default" else args.compile) for m in ens.members]
+        for p, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+            for chunk in args.compile_chunks or [auto_chunk]:
+                def run_compiled(dtype=dtype, chunk=chunk):
+                    return smoothgrad(compiled, x, n_samples=n, s_noise=args.noise, seeds=seeds, chunk_size=chunk,
+                                      autocast_dtype=dtype)
+                t0 = time.perf_counter()
+                smoothgrad(compiled, x[:1], n_samples=chunk, seeds=seeds[:1], chunk_size=chunk, autocast_dtype=dtype)
+                compile_s[f"{p} chunk={chunk}"] = time.perf_counter() - t0
+                ours_runs[f"{p} compiled ({args.compile}) chunk={chunk}"] = timed(run_compiled)
     rows = []
     for b, (t, maps) in captum.items():
         rows.append({"setting": f"Captum NoiseTunnel(Saliency) nt_samples_batch_size={b}" + (" (best)" if b == best_b
@@ -217,7 +225,7 @@ def bench_smoothgrad(args) -> None:
     best = max(rows[len(captum):], key=lambda r: r["speedup_vs_captum_best"])
     notes = {"ensemble": ens.manifest.get("name"), "models": [m.spec.architecture for m in ens.models],
              "input_size": spec.input_size, "galaxies": g, "n_samples": n, "bf16_native": f"{native} ({why})",
-             "auto_chunk_choice_seconds": t_choose,
+             "auto_chunk_choice_seconds": t_choose, "compile_seconds": compile_s if args.compile else None,
              "default_vs_captum_best": rows[len(captum)]["speedup_vs_captum_best"],
              "best_setting": best["setting"], "best_vs_captum_best": best["speedup_vs_captum_best"],
              "note": "real SDSS cutouts shipped with the package; Captum runs the trained models as they are, "
@@ -416,13 +424,16 @@ def main(argv=None) -> int:
     p.add_argument("--ensemble", default="default",
                    help="default (the ensemble the default job's maps come from), a built-in name, or paper")
     p.add_argument("--galaxies", type=int, default=4)
-    p.add_argument("--captum-batches", type=int, nargs="+", default=[64, 128, 256])
+    p.add_argument("--captum-batches", type=int, nargs="+", default=[16, 32, 64, 128, 256])
     p.add_argument("--chunks", type=int, nargs="+", default=[8, 16, 32, 64, 256])
     p.add_argument("--accuracy-galaxies", type=int, default=72, help="bf16 vs fp32 on this many real cutouts")
     p.add_argument("--accuracy-n-samples", type=int, default=64)
     p.add_argument("--n-samples", type=int, default=256)
     p.add_argument("--noise", type=float, default=0.1)
-    p.add_argument("--compile", action="store_true")
+    p.add_argument("--compile", nargs="?", const="default", default=None,
+                   help="also time torch.compile'd members in this mode (default, max-autotune-no-cudagraphs)")
+    p.add_argument("--compile-chunks", type=int, nargs="+", default=None,
+                   help="chunk sizes for the compiled members (default: the one measured at start)")
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=False,
                    help="run every setting once untimed first (doubles the time)")
     p = sub.add_parser("bars")

@@ -1,6 +1,7 @@
 """Precision and chunk size chosen for the hardware (issue 14), and bf16 checked against fp32."""
 
 import argparse
+import copy
 import json
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core import bars, hardware
 from catalog_xai.core.catalogue import params_for_device
-from catalog_xai.core.ensemble import Ensemble
+from catalog_xai.core.ensemble import Ensemble, input_layer_in_fp32
 from catalog_xai.core.models import BlurPool, create_model, default_spec
 from catalog_xai.core.params import MethodParams
 from catalog_xai.core.preprocess import frame_batch
@@ -97,15 +98,17 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     kw = dict(n_samples=64, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48)  # the benchmark's N
     f32 = smoothgrad(ens.members, fb.x, **kw).mean(0).numpy()
     b16 = smoothgrad(ens.members, fb.x, autocast_dtype=torch.bfloat16, **kw).mean(0).numpy()
-    other_seed = smoothgrad(ens.members, fb.x, **{**kw, "seeds": galaxy_seeds(list(t[C.OBJID]), 1)}).mean(0).numpy()
     corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(f32, b16)]
     assert min(corr) >= 0.99, corr
     method = MethodParams.from_dict(dict(ens.manifest.get("method") or {}))
     meas = dict(tc=method.tc, tl=method.tl, linearity=method.linearity)
-    la, lb, ls = (bars.measure_bars(m, **meas)["length_pix"] for m in (f32, b16, other_seed))
-    assert np.mean(np.abs(la - lb)) <= np.mean(np.abs(la - ls)) + 1.0, (la, lb, ls)
+    la, lb = (bars.measure_bars(m, **meas)["length_pix"] for m in (f32, b16))
     if name == storage.DEFAULT_BAR_CHECKPOINT:
         assert np.all(np.abs(la - lb) <= 1.0), (la, lb)
+    else:
+        other_seed = smoothgrad(ens.members, fb.x, **{**kw, "seeds": galaxy_seeds(list(t[C.OBJID]), 1)})
+        ls = bars.measure_bars(other_seed.mean(0).numpy(), **meas)["length_pix"]
+        assert np.mean(np.abs(la - lb)) <= np.mean(np.abs(la - ls)) + 1.0, (la, lb, ls)
 
 
 def test_input_layer_runs_in_fp32_under_autocast_and_blur_pooling_in_fp32_on_cpus():
@@ -150,3 +153,21 @@ def test_gpu_benchmark_script_runs_its_cpu_path(ray_session, tmp_path):
     assert doc["rows"][1]["galaxies"] == 4 and doc["job_rc"] == 0
     assert all(r["galaxies_per_s_per_gpu"] > 0 for r in doc["rows"])
     assert "CPU" in doc["machine"] or "cpu" in doc["machine"]
+
+
+@pytest.mark.parametrize("stride,kernel,size", [(1, 3, 112), (2, 7, 37), (2, 3, 36)])
+def test_input_layer_gradient_is_the_convolutions_own(stride, kernel, size):
+    """The fp32 input layer's transposed-convolution backward gives the same input gradient as
+    autograd's convolution backward, strided and odd-sized inputs included."""
+    torch.manual_seed(1)
+    conv = nn.Conv2d(3, 8, kernel, stride=stride, padding=kernel // 2).requires_grad_(False)
+    wrapped = input_layer_in_fp32(nn.Sequential(copy.deepcopy(conv)))
+    x = torch.rand(2, 3, size, size)
+    ref_x, our_x = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    g = torch.randn_like(conv(x))
+    (ref,) = torch.autograd.grad(conv(ref_x), ref_x, g)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = wrapped(our_x)
+    assert out.dtype is torch.float32
+    (ours,) = torch.autograd.grad(out, our_x, g)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)

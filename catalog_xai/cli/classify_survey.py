@@ -82,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default 1 if the cluster has GPUs or its autoscaler can start GPU nodes, else 0")
     r.add_argument("--cpus-per-actor", type=float, default=1.0)
     r.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
-    r.add_argument("--compile", action="store_true", help="torch.compile the ensemble in each actor")
+    r.add_argument("--compile", nargs="?", const="default", default=None,
+                   choices=["default", "max-autotune-no-cudagraphs", "max-autotune", "reduce-overhead"],
+                   help="torch.compile the ensembles in each actor, in this mode; max-autotune-no-cudagraphs "
+                        "takes minutes per actor and is the fastest on CPUs with AMX (docs/performance.md)")
     r.add_argument("--verbose", action="store_true", help="show Ray Data's own progress and logs")
     r.add_argument("--progress-seconds", type=float, default=30.0,
                    help="at most one progress line per this many seconds (failures are always shown)")
@@ -191,7 +194,8 @@ def main(argv=None) -> int:
     job = SurveyJob(input_url=storage.absolute(input_url), output_url=storage.absolute(output_url),
                     checkpoint=checkpoint, params=params, batch_size=args.batch_size, min_actors=args.min_actors,
                     max_actors=args.max_actors, gpus_per_actor=args.gpus_per_actor, cpus_per_actor=args.cpus_per_actor,
-                    compile_models=args.compile, overwrite=args.overwrite, storage_options=args.storage_options,
+                    compile_models=args.compile or False, overwrite=args.overwrite,
+                    storage_options=args.storage_options,
                     verbose=args.verbose, save_maps=args.save_maps, bar_checkpoint=bar_checkpoint,
                     save_embeddings=args.save_embeddings,
                     debias_checkpoint=None if args.debias_checkpoint is None else (

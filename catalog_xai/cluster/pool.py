@@ -77,7 +77,7 @@ class ShardClassifier:
     """Ray Data callable class: loads the ensemble once, then classifies whole shards."""
 
     def __init__(self, checkpoint: str, params: MethodParams, input_url: str, output_url: str,
-                 storage_options: dict | None, batch_size: int, threads: int, compile_models: bool = False,
+                 storage_options: dict | None, batch_size: int, threads: int, compile_models: bool | str = False,
                  job_hash: str | None = None, save_maps: str = "none", bar_checkpoint: str | None = None,
                  save_embeddings: bool = False, debias_checkpoint: str | None = None) -> None:
         import torch
@@ -95,10 +95,11 @@ class ShardClassifier:
             self.bar_ensemble = storage.load_ensemble(bar_checkpoint, storage_options, device=self.device)
         self.debias_ensemble = None if debias_checkpoint is None else storage.load_ensemble(
             debias_checkpoint, storage_options, device=self.device)
-        if compile_models:
-            self.ensemble.compile()
+        if compile_models:  # True or a torch.compile mode ("max-autotune": minutes to compile, faster)
+            mode = None if compile_models in (True, "default") else compile_models
+            self.ensemble.compile(mode=mode)
             if self.bar_ensemble is not None:
-                self.bar_ensemble.compile()
+                self.bar_ensemble.compile(mode=mode)
         self.bar_checkpoint = bar_checkpoint
         # precision "auto" and chunk size 0 become this device's choice, recorded in every shard it writes
         from ..core.catalogue import params_for_device

@@ -46,7 +46,7 @@ class SurveyJob:
     max_actors: int = 0  # 0: one per GPU, or per CPU without GPUs
     gpus_per_actor: float | None = None  # None: 1 if the cluster has GPUs, else 0
     cpus_per_actor: float = 1.0
-    compile_models: bool = False
+    compile_models: bool | str = False  # or a torch.compile mode
     overwrite: bool = False
     storage_options: dict = field(default_factory=dict)
     verbose: bool = False
