@@ -1,0 +1,121 @@
+"""Bar-length read-outs on cached lab maps (issue 12 notebook, §4 item 5).
+
+Runs an ensemble once over the lab's three sets (``benchmarks/bar_lab.py``: the same galaxies,
+through the product's own path), caches the measured ensemble-mean maps, then scores map
+transforms and Algorithm 1 settings on them without running SmoothGrad again:
+
+    python scripts/readout_lab.py --checkpoint saliency-real --cache runs/readout/saliency-real.npz
+
+Transforms: ``none``; ``azimuthal-median`` / ``azimuthal-mean``, the map minus its azimuthal
+median (mean) in 1-px annuli around the cutout's centre, clipped at 0 and renormalised (a bar is
+the non-axisymmetric part of the light; rings, bulges and the disk's edge are symmetric).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TRANSFORMS = ("none", "azimuthal-median", "azimuthal-mean")
+
+
+def remove_axisymmetric(maps: np.ndarray, statistic: str = "median") -> np.ndarray:
+    """(B, S, S) maps minus their azimuthal ``statistic`` in 1-px annuli about the centre,
+    clipped at 0 and scaled to a peak of 1 (all-zero maps stay zero)."""
+    b, s, _ = maps.shape
+    yy, xx = np.mgrid[:s, :s]
+    ring = np.rint(np.hypot(yy - (s - 1) / 2, xx - (s - 1) / 2)).astype(int).ravel()
+    order = np.argsort(ring, kind="stable")
+    bounds = np.flatnonzero(np.diff(ring[order])) + 1
+    out = np.empty_like(maps, dtype=np.float64)
+    for i, m in enumerate(maps.reshape(b, -1)):
+        parts = np.split(m[order], bounds)
+        level = np.array([np.median(p) if statistic == "median" else p.mean() for p in parts])
+        sym = np.repeat(level, [len(p) for p in parts])
+        res = np.empty_like(m, dtype=np.float64)
+        res[order] = m[order] - sym
+        res = np.clip(res, 0, None)
+        peak = res.max()
+        out[i] = (res / peak if peak > 0 else res).reshape(s, s)
+    return out
+
+
+def transform(maps: np.ndarray, name: str) -> np.ndarray:
+    if name == "none":
+        return maps
+    return remove_axisymmetric(maps, name.split("-")[1])
+
+
+def cache_maps(checkpoint: str, n_samples: int, path: Path) -> dict:
+    from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
+    from catalog_xai import storage
+    from catalog_xai.core import bars
+    from catalog_xai.core.params import MethodParams
+
+    ens = storage.load_ensemble(checkpoint)
+    params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples})
+    out = {}
+    for lab in (generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = run_lab_ensemble(ens, lab, params)
+        own = bars.measure_bars(res["maps"], tc=params.tc, tl=params.tl, linearity=params.linearity)["length_pix"]
+        out[lab.name] = dict(maps=res["maps"].astype(np.float32), scale=res["length_pix"] / own,
+                             true=lab.true_pix, arcsec=lab.pixel_scale, product=res["length_pix"])
+        print(lab.name, "maps", res["maps"].shape, f"{res['seconds']:.0f} s", flush=True)
+    np.savez_compressed(path, **{f"{k}__{f}": v for k, d in out.items() for f, v in d.items()})
+    return out
+
+
+def load(path: Path) -> dict:
+    z = np.load(path)
+    out: dict = {}
+    for key in z.files:
+        name, field = key.split("__")
+        out.setdefault(name, {})[field] = z[key]
+    return out
+
+
+def main(argv=None) -> int:
+    from catalog_xai.core import bars
+    from catalog_xai.core.evaluation import length_agreement
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", default="saliency-real")
+    ap.add_argument("--n-samples", type=int, default=64)
+    ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
+    ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
+    ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])
+    ap.add_argument("--output", type=Path)
+    args = ap.parse_args(argv)
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache)
+    rows = []
+    for name, tc, tl, lin in itertools.product(TRANSFORMS, args.tc, args.tl, args.linearity):
+        row = {"transform": name, "tc": tc, "tl": tl, "linearity": lin}
+        for set_name, d in sets.items():
+            maps = transform(d["maps"], name)
+            length = bars.measure_bars(maps, tc=tc, tl=tl, linearity=lin)["length_pix"] * d["scale"]
+            agree = length_agreement(length, d["true"])
+            row[set_name] = round(float(agree["pearson"]), 3)
+            row[set_name + "_ci95"] = [round(float(v), 2) for v in agree["pearson_ci95"]]
+            row[set_name + "_ratio"] = round(float(agree["median_ratio"]), 2)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    if args.output:
+        args.output.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
