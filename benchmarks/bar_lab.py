@@ -176,7 +176,8 @@ def bench_bar_lab(args) -> None:
     elif "real" in args.sets:
         print(f"no real tuning set at {real}: skipping it")
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
-                                   ("linearity", args.linearity), ("score", args.score)) if v is not None}
+                                   ("linearity", args.linearity), ("score", args.score),
+                                   ("gradients", args.gradients)) if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
     params = {name: MethodParams.from_dict({**ens.manifest.get("method", {}), **overrides})
@@ -215,6 +216,7 @@ def add_parser(sub) -> None:
     p.add_argument("--tl", type=int)
     p.add_argument("--linearity")
     p.add_argument("--score", choices=("cumulative", "contrastive"), help="the logit SmoothGrad explains")
+    p.add_argument("--gradients", choices=("abs", "square", "var"), help="SmoothGrad, SmoothGrad^2 or VarGrad")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],

@@ -7,8 +7,8 @@ transforms and Algorithm 1 settings on them without running SmoothGrad again:
     python scripts/readout_lab.py --checkpoint saliency-real --cache runs/readout/saliency-real.npz
 
 Transforms: ``none``; ``azimuthal-median`` / ``azimuthal-mean``, the map minus its azimuthal
-median (mean) in 1-px annuli around the cutout's centre, clipped at 0 and renormalised (a bar is
-the non-axisymmetric part of the light; rings, bulges and the disk's edge are symmetric).
+median (mean) in 1-px annuli around the cutout's centre (over the cutout's data), clipped at 0 and
+renormalised (a bar is the non-axisymmetric part of the light; rings, bulges and disks are symmetric).
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def remove_axisymmetric(maps: np.ndarray, statistic: str = "median") -> np.ndarr
     out = np.empty_like(maps, dtype=np.float64)
     for i, m in enumerate(maps.reshape(b, -1)):
         parts = np.split(m[order], bounds)
-        level = np.array([np.median(p) if statistic == "median" else p.mean() for p in parts])
+        # over the cutout's data only: the measured map is exactly 0 outside it (restrict_to_data),
+        # and zeros in an annulus would lower its level and light a ring at the data's edge
+        data = [p[p > 0] for p in parts]
+        level = np.array([0.0 if not d.size else np.median(d) if statistic == "median" else d.mean() for d in data])
         sym = np.repeat(level, [len(p) for p in parts])
         res = np.empty_like(m, dtype=np.float64)
         res[order] = m[order] - sym
@@ -55,14 +58,14 @@ def transform(maps: np.ndarray, name: str) -> np.ndarray:
     return remove_axisymmetric(maps, name.split("-")[1])
 
 
-def cache_maps(checkpoint: str, n_samples: int, path: Path) -> dict:
+def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs") -> dict:
     from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
     from catalog_xai.core import bars
     from catalog_xai.core.params import MethodParams
 
     ens = storage.load_ensemble(checkpoint)
-    params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples})
+    params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples, "gradients": gradients})
     out = {}
     for lab in (generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)):
         with warnings.catch_warnings():
@@ -93,13 +96,15 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default="saliency-real")
     ap.add_argument("--n-samples", type=int, default=64)
     ap.add_argument("--cache", type=Path, required=True)
+    ap.add_argument("--gradients", default="abs", help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
     ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
     ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])
     ap.add_argument("--output", type=Path)
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
-    sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache)
+    sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache,
+                                                                                args.gradients)
     rows = []
     for name, tc, tl, lin in itertools.product(TRANSFORMS, args.tc, args.tl, args.linearity):
         row = {"transform": name, "tc": tc, "tl": tl, "linearity": lin}

@@ -110,3 +110,24 @@ def test_padding_never_holds_the_bar():
     assert raw[0] > 40  # the edge square's diagonal
     assert 14 <= fixed[0] <= 18  # the bar
     assert fixed[1] == raw[1]
+
+
+def test_smoothgrad_squared_and_vargrad_from_the_gradients_of_the_copies():
+    """For Squares the gradient of copy k is 2 w (x + e_k): the three aggregations are checked
+    against the same noisy copies computed by hand."""
+    m = Squares(5, 5).requires_grad_(False)
+    x = torch.rand(2, 3, 5, 5)
+    n, s = 32, 0.2
+    w = 2 * m.w[C.BAR_YES_INDEX]
+    sigma = s * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+    for gradients in ("abs", "square", "var"):
+        maps = smoothgrad([m], x, n_samples=n, s_noise=s, seeds=[3, 4], gradients=gradients, chunk_size=8)
+        for b, seed in enumerate((3, 4)):
+            eps = torch.randn((n, 3, 5, 5), generator=torch.Generator().manual_seed(seed))
+            g = w * (x[b] + eps * sigma[b])
+            agg = {"abs": g.abs().mean(0), "square": (g * g).mean(0), "var": g.var(0, unbiased=False)}[gradients]
+            expect = agg.amax(0)
+            expect = (expect - expect.min()) / (expect.max() - expect.min())
+            torch.testing.assert_close(maps[0, b], expect, atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="gradients must be one of"):
+        smoothgrad([m], x, n_samples=2, gradients="signed")

@@ -30,6 +30,9 @@ PRECISIONS = ("auto", "fp32", "bf16")
 #: Class3.1 - Class3.2 of the bar question's two answers (specific to "barred rather than not",
 #: where the cumulative score also explains "this is a face-on disk").
 SCORES = ("cumulative", "contrastive")
+#: How SmoothGrad aggregates the noisy copies' input gradients g: the paper's mean |g|, SmoothGrad²
+#: (mean g²; Hooker et al. 2019) or VarGrad (the variance of g over the copies; Adebayo et al. 2018).
+GRADIENTS = ("abs", "square", "var")
 #: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
 CAMS = ("none", "hirescam", "gradcam")
 
@@ -63,6 +66,8 @@ class MethodParams:
                                      "measured: from a size measured on each image", choices=FRAMINGS)
     score: str = _opt("cumulative", "the logit SmoothGrad explains: the paper's cumulative Class3.1, or "
                                      "contrastive Class3.1 - Class3.2", choices=SCORES)
+    gradients: str = _opt("abs", "how the noisy copies' input gradients are averaged: abs (the paper's mean |g|), "
+                                 "square (SmoothGrad^2) or var (VarGrad)", choices=GRADIENTS)
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "

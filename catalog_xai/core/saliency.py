@@ -20,7 +20,7 @@ from torch import nn
 
 from .. import columns as C
 from .hardware import measure_chunk_size
-from .params import PAPER, SCORES
+from .params import GRADIENTS, PAPER, SCORES
 from .preprocess import greyscale
 
 
@@ -72,6 +72,7 @@ def smoothgrad(
     seeds: Sequence[int] | None = None,
     chunk_size: int = PAPER.chunk_size,
     autocast_dtype: torch.dtype | None = None,
+    gradients: str = PAPER.gradients,
 ) -> torch.Tensor:
     """Per-model SmoothGrad maps.
 
@@ -88,6 +89,8 @@ def smoothgrad(
     chunk_size : images per forward/backward pass (the memory budget); 0: the fastest on this
         device, measured once per process (``hardware.measure_chunk_size``).
     autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
+    gradients : "abs" (the paper's mean |g| over the copies), "square" (SmoothGrad², mean g²) or
+        "var" (VarGrad, the variance of g over the copies); then the maximum over colour channels.
 
     Returns
     -------
@@ -105,6 +108,8 @@ def smoothgrad(
         raise ValueError(f"n_samples must be >= 1, got {n_samples}")
     if not s_noise >= 0:
         raise ValueError(f"s_noise must be >= 0, got {s_noise}")
+    if gradients not in GRADIENTS:
+        raise ValueError(f"gradients must be one of {GRADIENTS}, got {gradients!r}")
     b, ch, h, w = x.shape
     device = x.device
     seeds = list(range(b)) if seeds is None else list(seeds)
@@ -116,6 +121,7 @@ def smoothgrad(
         chunk_size = measure_chunk_size(models, input_size=h, device=device, dtype=autocast_dtype, target=first)
     sigma = s_noise * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))  # (B,)
     sums = torch.zeros(len(models), b, ch, h, w, device=device)
+    signed = torch.zeros_like(sums) if gradients == "var" else None  # sum of g, for the variance
     streams = _streams(device, len(models))
     per_chunk = max(1, chunk_size // n_samples)  # whole galaxies per chunk when N fits
     for g0 in range(0, b, per_chunk):
@@ -138,9 +144,15 @@ def smoothgrad(
                                         enabled=autocast_dtype is not None):
                         score = target_score(model(part), target)
                     (grad,) = torch.autograd.grad(score, part)
-                    sums[m].index_add_(0, idx, grad.float().abs())
+                    grad = grad.float()
+                    sums[m].index_add_(0, idx, grad.abs() if gradients == "abs" else grad * grad)
+                    if signed is not None:
+                        signed[m].index_add_(0, idx, grad)
         _join(streams)  # before the main stream frees or reuses this group's tensors
-    maps = normalise_maps((sums / n_samples).amax(dim=2))
+    mean = sums / n_samples
+    if signed is not None:
+        mean = (mean - (signed / n_samples) ** 2).clamp_min(0)  # E[g^2] - E[g]^2
+    maps = normalise_maps(mean.amax(dim=2))
     if x_input:
         maps = normalise_maps(maps * greyscale(x)[None])
     return maps
