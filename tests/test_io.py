@@ -88,3 +88,15 @@ def test_credentials_are_refused_as_storage_options():
     for bad in ({"secret": "s"}, {"key": "AKIA"}, {"client_kwargs": {"aws_secret_access_key": "s"}}, {"token": "t"}):
         with pytest.raises(ValueError, match="looks like a credential"):
             storage.check_storage_options(bad)
+
+
+def test_config_hash_ignores_an_option_added_later_at_its_old_value():
+    """Catalogues made before ``gradients`` existed resume: at "abs" it is not in the hash."""
+    from catalog_xai.core.params import MethodParams
+    from catalog_xai.storage.commits import config_hash
+
+    manifest = {"models": [{"sha256": "a"}]}
+    now = MethodParams().to_dict()
+    before = {k: v for k, v in now.items() if k != "gradients"}
+    assert config_hash(now, manifest, "s3://b/s") == config_hash(before, manifest, "s3://b/s")
+    assert config_hash({**now, "gradients": "var"}, manifest, "s3://b/s") != config_hash(now, manifest, "s3://b/s")

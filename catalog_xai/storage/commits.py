@@ -12,11 +12,14 @@ JOB_MANIFEST = "_catalog_xai_job.json"
 COMMITS = "_committed"
 #: Parameters that change how fast, not what, a job computes: not part of its identity.
 NOT_IN_CONFIG_HASH = ("chunk_size",)
+#: Parameters added after catalogues were first made, left out of the hash at the value those
+#: catalogues used: adding an option must not make every earlier catalogue refuse to resume.
+ADDED_LATER = {"gradients": "abs"}
 
 
 def config_hash(params: dict, ensemble_manifest: dict, input_url: str) -> str:
     """Identity of a job's results: method parameters, ensemble weights and input."""
-    ident = {k: v for k, v in params.items() if k not in NOT_IN_CONFIG_HASH}
+    ident = {k: v for k, v in params.items() if k not in NOT_IN_CONFIG_HASH and ADDED_LATER.get(k, ...) != v}
     blob = json.dumps({"params": ident, "ensemble": ensemble_hash(ensemble_manifest), "input": input_url.rstrip("/")},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
