@@ -6,9 +6,11 @@ transforms and Algorithm 1 settings on them without running SmoothGrad again:
 
     python scripts/readout_lab.py --checkpoint saliency-real --cache runs/readout/saliency-real.npz
 
-Transforms: ``none``; ``azimuthal-median`` / ``azimuthal-mean``, the map minus its azimuthal
-median (mean) in 1-px annuli around the cutout's centre (over the cutout's data), clipped at 0 and
-renormalised (a bar is the non-axisymmetric part of the light; rings, bulges and disks are symmetric).
+Read-outs beside Algorithm 1: saliency-weighted second moments above a fraction of the peak,
+and the farthest pair above one fixed threshold.  Transforms: ``none``; ``azimuthal-median`` /
+``azimuthal-mean``, the map minus its azimuthal median (mean) in 1-px annuli around the cutout's
+centre (over the cutout's data), clipped at 0 and renormalised (a bar is the non-axisymmetric
+part of the light; rings, bulges and disks are symmetric).
 """
 
 from __future__ import annotations
@@ -56,6 +58,36 @@ def transform(maps: np.ndarray, name: str) -> np.ndarray:
     if name == "none":
         return maps
     return remove_axisymmetric(maps, name.split("-")[1])
+
+
+def moments_length(maps: np.ndarray, level: float) -> np.ndarray:
+    """Length of the saliency-weighted pixels above ``level`` x peak along their major axis:
+    sqrt(12 l1), the full length of a uniform bar whose variance along it is l1."""
+    out = np.full(len(maps), np.nan)
+    s = maps.shape[1]
+    yy, xx = np.mgrid[:s, :s].astype(np.float64)
+    for i, m in enumerate(maps):
+        keep = m > level * m.max() if m.max() > 0 else np.zeros_like(m, bool)
+        if keep.sum() < 3:
+            continue
+        w = m[keep] / m[keep].sum()
+        pts = np.stack([yy[keep], xx[keep]], 1)
+        c = pts - (w[:, None] * pts).sum(0)
+        cov = (w[:, None, None] * c[:, :, None] * c[:, None, :]).sum(0)
+        out[i] = np.sqrt(12 * np.linalg.eigvalsh(cov)[-1])
+    return out
+
+
+def fixed_threshold_length(maps: np.ndarray, level: float) -> np.ndarray:
+    """The farthest pair of pixels above ``level`` x peak: Algorithm 1 stopped at one threshold."""
+    from catalog_xai.core.bars import bar_endpoints
+
+    out = np.full(len(maps), np.nan)
+    for i, m in enumerate(maps):
+        ends = bar_endpoints(m > level * m.max()) if m.max() > 0 else None
+        if ends is not None:
+            out[i] = max(float(np.hypot(*(ends[0] - ends[1]))), 1.0)
+    return out
 
 
 def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs") -> dict:
@@ -117,6 +149,16 @@ def main(argv=None) -> int:
             row[set_name + "_ratio"] = round(float(agree["median_ratio"]), 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    for kind, fn in (("moments", moments_length), ("fixed-threshold", fixed_threshold_length)):
+        for level in (0.2, 0.3, 0.5, 0.7):
+            row = {"transform": "none", "readout": kind, "level": level}
+            for set_name, d in sets.items():
+                agree = length_agreement(fn(d["maps"], level) * d["scale"], d["true"])
+                row[set_name] = round(float(agree["pearson"]), 3)
+                row[set_name + "_ci95"] = [round(float(v), 2) for v in agree["pearson_ci95"]]
+                row[set_name + "_ratio"] = round(float(agree["median_ratio"]), 2)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if args.output:
         args.output.write_text(json.dumps(rows, indent=1))
     return 0
