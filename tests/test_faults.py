@@ -47,7 +47,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 SHARDS = {"shard-0.parquet": (0, 3), "shard-1.parquet": (3, 3), "shard-2.parquet": (6, 2)}  # name: (offset, rows)
 # Tiny models, N=2: the faults, not the method, are under test.
-FAST = ["--n-samples", "2", "--tl", "5", "--batch-size", "4"]
+# Precision and chunk fixed: each actor's start-up measurement (5 s for the tiny ensemble) is not
+# what these tests are about, and every restarted actor would pay it again.
+FAST = ["--n-samples", "2", "--tl", "5", "--batch-size", "4", "--precision", "fp32", "--chunk-size", "64"]
 
 
 # ------------------------------------------------------------------ fault proxy
@@ -482,7 +484,7 @@ def test_driver_killed_mid_job_then_resubmitted(ray_session, tmp_path, tiny_chec
     n_rows = _local_survey(survey, n_shards=10, rows=1)
     ray_tmp = tempfile.mkdtemp(prefix="rd", dir="/tmp")  # short: Ray's socket paths must stay short
     args = ["--input", str(survey), "--output", str(out), "--checkpoint", tiny_checkpoint, "--n-samples", "4",
-            "--tl", "5", "--batch-size", "1", "--max-actors", "1"]
+            "--tl", "5", "--batch-size", "1", "--max-actors", "1", "--precision", "fp32", "--chunk-size", "64"]
     log = open(tmp_path / "driver.log", "w")
     ray_procs: list[int] = []
     # Its own local Ray ("--address local"), never the session's.
