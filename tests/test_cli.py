@@ -100,3 +100,12 @@ def test_shipped_ensembles_method_defaults_are_valid_parameters():
         params = MethodParams.from_dict(manifest.get("method", {}))
         for key, value in manifest.get("method", {}).items():
             assert getattr(params, key) == value
+
+
+def test_compile_takes_an_optional_torch_compile_mode():
+    ap = classify_survey.build_parser()
+    assert ap.parse_args([]).compile is None
+    assert ap.parse_args(["--compile"]).compile == "default"
+    assert ap.parse_args(["--compile", "max-autotune-no-cudagraphs"]).compile == "max-autotune-no-cudagraphs"
+    with pytest.raises(SystemExit):
+        ap.parse_args(["--compile", "fastest"])
