@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from catalog_xai.core.bars import bar_endpoints
+from catalog_xai.core.params import GRADIENTS, SCORES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REAL = ROOT.parent / "shared" / "data" / "hoyle_bar_lengths"
@@ -215,8 +216,8 @@ def add_parser(sub) -> None:
     p.add_argument("--tc", type=float)
     p.add_argument("--tl", type=int)
     p.add_argument("--linearity")
-    p.add_argument("--score", choices=("cumulative", "contrastive"), help="the logit SmoothGrad explains")
-    p.add_argument("--gradients", choices=("abs", "square", "var"), help="SmoothGrad, SmoothGrad^2 or VarGrad")
+    p.add_argument("--score", choices=SCORES, help="the logit SmoothGrad explains")
+    p.add_argument("--gradients", choices=GRADIENTS, help="SmoothGrad, SmoothGrad^2 or VarGrad")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],

@@ -123,12 +123,14 @@ def load(path: Path) -> dict:
 def main(argv=None) -> int:
     from catalog_xai.core import bars
     from catalog_xai.core.evaluation import length_agreement
+    from catalog_xai.core.params import GRADIENTS
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="saliency-real")
     ap.add_argument("--n-samples", type=int, default=64)
     ap.add_argument("--cache", type=Path, required=True)
-    ap.add_argument("--gradients", default="abs", help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
+    ap.add_argument("--gradients", default="abs", choices=GRADIENTS,
+                    help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
     ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
     ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])

@@ -84,8 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--address", default=None, help="Ray address (default: RAY_ADDRESS, else a local Ray)")
     r.add_argument("--compile", nargs="?", const="default", default=None,
                    choices=["default", "max-autotune-no-cudagraphs", "max-autotune", "reduce-overhead"],
-                   help="torch.compile the ensembles in each actor, in this mode; max-autotune-no-cudagraphs "
-                        "takes minutes per actor and is the fastest on CPUs with AMX (docs/performance.md)")
+                   help="torch.compile the ensembles in each actor, in this mode (a compile per input shape: "
+                        "15-20 s each in the benchmark); max-autotune-no-cudagraphs is the fastest measured on "
+                        "CPUs with AMX (docs/performance.md)")
     r.add_argument("--verbose", action="store_true", help="show Ray Data's own progress and logs")
     r.add_argument("--progress-seconds", type=float, default=30.0,
                    help="at most one progress line per this many seconds (failures are always shown)")

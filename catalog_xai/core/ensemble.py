@@ -156,15 +156,15 @@ class _Fp32Layer(nn.Module):
     def __init__(self, layer: nn.Module) -> None:
         super().__init__()
         self.layer = layer
+        # a frozen zero-padded convolution (the folded members' input layer) takes the fast backward
+        self.plain_conv = (isinstance(layer, nn.Conv2d) and layer.padding_mode == "zeros"
+                           and not isinstance(layer.padding, str) and not layer.weight.requires_grad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not torch.is_autocast_enabled(x.device.type):
             return self.layer(x)
         with torch.autocast(x.device.type, enabled=False):
-            c = self.layer
-            plain = (isinstance(c, nn.Conv2d) and c.padding_mode == "zeros" and not isinstance(c.padding, str)
-                     and not c.weight.requires_grad)
-            return _InputConvFp32.apply(x.float(), c) if plain else c(x.float())
+            return _InputConvFp32.apply(x.float(), self.layer) if self.plain_conv else self.layer(x.float())
 
 
 def input_layer_in_fp32(model: nn.Module) -> nn.Module:
