@@ -13,11 +13,11 @@ import json
 
 from catalog_xai.core.models import ModelSpec, create_model, default_spec
 from catalog_xai.storage import save_ensemble
-from catalog_xai.storage.checkpoints import load_weights
+from catalog_xai.storage.checkpoints import load_train_state, load_weights
 
 
-def load_member(path: str, architecture: str, framing: str, crop_fraction: float):
-    state = load_weights(path)
+def load_member(path: str, architecture: str, framing: str, crop_fraction: float, last: bool = False):
+    state = load_train_state(path)["model"] if last else load_weights(path)
     meta = path.replace(".state.pt", ".json").replace(".pt", ".json")
     try:
         spec = ModelSpec.from_dict(json.load(open(meta))["spec"])
@@ -34,13 +34,15 @@ def main() -> None:
     ap.add_argument("--architecture", default="silu_slim")
     ap.add_argument("--framing", default="measured", help="as trained (when no <member>.json says)")
     ap.add_argument("--crop-fraction", type=float, default=0.25, help="as trained (when no <member>.json says)")
+    ap.add_argument("--last", action="store_true",
+                    help="a .state.pt's last epoch, not its best vote RMSE (the maps may improve after the votes do)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--name", required=True)
     ap.add_argument("--training-data", default="generated galaxies (scripts/train_bar_ensemble.py)")
     ap.add_argument("--method", default=None, help="JSON of method parameters for the manifest")
     ap.add_argument("--extra", default=None, help="JSON of further manifest entries (provenance)")
     args = ap.parse_args()
-    models = [load_member(p, args.architecture, args.framing, args.crop_fraction) for p in args.members]
+    models = [load_member(p, args.architecture, args.framing, args.crop_fraction, args.last) for p in args.members]
     extra = json.loads(args.extra) if args.extra else {}
     if args.method:
         extra["method"] = json.loads(args.method)

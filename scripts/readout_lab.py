@@ -90,7 +90,7 @@ def fixed_threshold_length(maps: np.ndarray, level: float) -> np.ndarray:
     return out
 
 
-def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs") -> dict:
+def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs", tune: bool = False) -> dict:
     from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
     from catalog_xai.core import bars
@@ -99,7 +99,8 @@ def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "ab
     ens = storage.load_ensemble(checkpoint)
     params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples, "gradients": gradients})
     out = {}
-    for lab in (generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)):
+    labs = [generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)]
+    for lab in labs + ([generated_set("generated-tune")] if tune else []):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = run_lab_ensemble(ens, lab, params)
@@ -134,13 +135,17 @@ def main(argv=None) -> int:
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
     ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
     ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])
+    ap.add_argument("--transforms", nargs="+", default=list(TRANSFORMS), choices=TRANSFORMS)
+    ap.add_argument("--tune", action="store_true",
+                    help="also cache a generated tuning set (other galaxies, the training renderer) and name the "
+                         "Algorithm 1 setting that is best there: a read-out chosen without the lab's own sets")
     ap.add_argument("--output", type=Path)
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache,
-                                                                                args.gradients)
+                                                                                args.gradients, args.tune)
     rows = []
-    for name, tc, tl, lin in itertools.product(TRANSFORMS, args.tc, args.tl, args.linearity):
+    for name, tc, tl, lin in itertools.product(args.transforms, args.tc, args.tl, args.linearity):
         row = {"transform": name, "tc": tc, "tl": tl, "linearity": lin}
         for set_name, d in sets.items():
             maps = transform(d["maps"], name)
@@ -151,6 +156,10 @@ def main(argv=None) -> int:
             row[set_name + "_ratio"] = round(float(agree["median_ratio"]), 2)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    if "generated-tune" in sets:
+        grid = [r for r in rows if r["transform"] == "none"]
+        best = max(grid, key=lambda r: r["generated-tune"] if np.isfinite(r["generated-tune"]) else -2)
+        print("chosen on generated-tune:", json.dumps(best), flush=True)
     for kind, fn in (("moments", moments_length), ("fixed-threshold", fixed_threshold_length)):
         for level in (0.2, 0.3, 0.5, 0.7):
             row = {"transform": "none", "readout": kind, "level": level}

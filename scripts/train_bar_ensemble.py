@@ -23,9 +23,27 @@ import time
 import numpy as np
 import torch
 
-from catalog_xai.core.models import default_spec
+from catalog_xai.core.models import bar_evidence_state_from_silu_slim, default_spec
 from catalog_xai.core.training import TrainConfig, new_member, train_model
 from catalog_xai.storage.checkpoints import load_train_state, load_weights, save_train_state
+
+
+def load_init(model: torch.nn.Module, path: str) -> None:
+    """Start ``model`` from saved weights.  A silu_slim member fills a silu_bar_evidence model's
+    encoder (its layers 0-6) and deep stack (7-11) and head, which have the same shapes; the
+    bar-evidence head then starts untrained."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = load_weights(path)
+    if getattr(model, "bar_pool", None) is not None and any(k.startswith("backbone.0.") for k in state):
+        missing, unexpected = model.load_state_dict(bar_evidence_state_from_silu_slim(state), strict=False)
+        if unexpected or not all(k.startswith(("backbone.evidence.", "bar_pool.")) for k in missing):
+            raise ValueError(f"{path} is not a silu_slim member: unexpected {unexpected}, missing {missing}")
+        return
+    model.load_state_dict(state)
 
 
 def main() -> None:
@@ -42,7 +60,13 @@ def main() -> None:
                          "Algorithm 1's threshold keeps the bar end to end")
     ap.add_argument("--framing", default="measured", help="the framing the data were framed with (its spec's)")
     ap.add_argument("--crop-fraction", type=float, default=0.25, help="central fraction of the GZ2 frame seen")
-    ap.add_argument("--init", default=None, help="start from these weights (.pt or .state.pt)")
+    ap.add_argument("--init", default=None, help="start from these weights (.pt, .state.pt or .safetensors); a "
+                    "silu_slim member initialises a silu_bar_evidence model's encoder and deep stack")
+    ap.add_argument("--saliency-max-images", type=int, default=0,
+                    help="barred galaxies per batch in the saliency-mask loss (0: all)")
+    ap.add_argument("--photometric", action="store_true", help="photometric jitter (stretch, colour, seeing)")
+    ap.add_argument("--evidence-weight", type=float, default=0.0,
+                    help="weight of the bar-evidence segmentation loss (silu_bar_evidence)")
     ap.add_argument("--real-survey", default=None, help="labelled survey to fine-tune on (vote fractions)")
     ap.add_argument("--real-repeat", type=int, default=2, help="each real galaxy appears this often per epoch")
     ap.add_argument("--holdout-from", default=None, help="training_log.json whose holdout_objids are left out")
@@ -61,6 +85,7 @@ def main() -> None:
     if args.limit:
         x, masks, y = x[: args.limit], masks[: args.limit], y[: args.limit]
     spec = default_spec(args.architecture, framing=args.framing, crop_fraction=args.crop_fraction)
+    known = torch.ones(len(x), dtype=torch.bool)
     n_real = 0
     if args.real_survey:
         from catalog_xai.cli.train_ensemble import load_labelled
@@ -75,15 +100,20 @@ def main() -> None:
         x = torch.cat([x, xr])
         y = torch.cat([y, yr])
         masks = torch.cat([masks, torch.zeros((len(xr), *masks.shape[1:]), dtype=masks.dtype)])
+        known = torch.cat([known, torch.zeros(len(xr), dtype=torch.bool)])  # real: no mask, not an empty one
     os.makedirs(args.out, exist_ok=True)
     name = f"{args.architecture}-s{args.seed}{args.tag}"
     state_path = os.path.join(args.out, f"{name}.state.pt")
     resume = load_train_state(state_path) if os.path.exists(state_path) else None
-    model = new_member(spec, args.seed, load_weights(args.init) if args.init else None)
+    model = new_member(spec, args.seed)
+    if args.init:
+        load_init(model, args.init)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, noise_s=args.noise_s,
-                      saliency_weight=args.saliency_weight, plateau_patience=3, early_stop_patience=6)
+                      saliency_weight=args.saliency_weight, evidence_weight=args.evidence_weight,
+                      saliency_max_images=args.saliency_max_images, photometric=args.photometric,
+                      plateau_patience=3, early_stop_patience=6)
     t0 = time.time()
-    res = train_model(model, x, y, cfg, masks_u8=masks, resume=resume,
+    res = train_model(model, x, y, cfg, masks_u8=masks, mask_known=known, resume=resume,
                       on_epoch=lambda st: save_train_state(st, state_path))
     torch.save(model.state_dict(), os.path.join(args.out, f"{name}.pt"))
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:

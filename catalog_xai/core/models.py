@@ -78,13 +78,28 @@ class GalaxyNet(nn.Module):
         self.backbone = backbone
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(features, spec.num_outputs)
+        # A backbone that also maps the bar (``BarEvidenceBackbone``) answers "bar: yes" from that map.
+        self.bar_pool = EvidencePool() if getattr(backbone, "maps_bar_evidence", False) else None
+        if self.bar_pool is not None and spec.head != "sigmoid":
+            raise ValueError(f"{spec.architecture} answers 'bar: yes' from its bar map: it needs the sigmoid head")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(self.embed(x)))
+    def forward(self, x: torch.Tensor, return_evidence: bool = False):
+        """(B, 3, H, W) in [0, 1] -> (B, 37) logits; with ``return_evidence`` also the bar-evidence
+        logits (B, 1, h, w) of a bar-mapping backbone (None for the others), for its segmentation loss."""
+        feats, evidence = self._features(x)
+        logits = self.head(self.dropout(feats))
+        if evidence is not None:
+            bar = self.bar_pool(evidence).to(logits.dtype)
+            logits = torch.cat([logits[:, : C.BAR_YES_INDEX], bar[:, None], logits[:, C.BAR_YES_INDEX + 1 :]], 1)
+        return (logits, evidence) if return_evidence else logits
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, F) the pooled last-layer features the head reads (seed 004's embedding)."""
-        return self.backbone((x - self.mean) / self.std if self.normalise else x)
+        return self._features(x)[0]
+
+    def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out = self.backbone((x - self.mean) / self.std if self.normalise else x)
+        return out if self.bar_pool is not None else (out, None)
 
 
 def output_fractions(logits: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -389,3 +404,76 @@ def _silu_wide_avgpool():
 @register("silu_slim", 112, 0.5)
 def _silu_slim():
     return _wide_silu((16, 32, 32, 64, 64, 112, 112, 144), blur=True)
+
+
+# -------------------------------------------- bar-grounded models (issue 12, round F)
+class EvidencePool(nn.Module):
+    """The bar answer's logit from a bar-evidence map: a * log(mean softplus(z)) + b.
+
+    Its gradient with respect to the input is sum_p sigmoid(z_p) dz_p/dx / sum_p softplus(z_p):
+    the input sensitivity of the pixels the model calls bar, and of nothing else.  So the
+    SmoothGrad map of "bar: yes" is where the model sees the bar, by construction of the answer
+    rather than by luck of training, and it reaches the bar's ends as far as the map does.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(1.0))
+        self.offset = nn.Parameter(torch.tensor(1.5))
+
+    def forward(self, evidence: torch.Tensor) -> torch.Tensor:
+        pooled = nn.functional.softplus(evidence.float()).mean(dim=(1, 2, 3))
+        return self.scale * torch.log(pooled + 1e-4) + self.offset
+
+
+def conv_bn_silu_dilated(cin: int, cout: int, dilation: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, dilation, dilation=dilation, bias=False),
+                         nn.BatchNorm2d(cout), nn.SiLU())
+
+
+class BarEvidenceBackbone(nn.Module):
+    """A SiLU/blur-pool encoder to 1/4 resolution, a bar-evidence head there (dilated convolutions
+    that see ~80 input px, then one logit per 4 x 4 input pixels, trained against bar masks), and the
+    usual deeper stack and global pooling for the other 36 answers.  Returns (features, evidence)."""
+
+    maps_bar_evidence = True
+
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 32, 64, 64), deep: tuple[int, ...] = (112, 112, 144)):
+        super().__init__()
+        w = widths
+        self.stem = nn.Sequential(conv_bn_silu(3, w[0]), BlurPool(w[0]), conv_bn_silu(w[0], w[1]),
+                                  conv_bn_silu(w[1], w[2]), BlurPool(w[2]), conv_bn_silu(w[2], w[3]),
+                                  conv_bn_silu(w[3], w[4]))
+        self.evidence = nn.Sequential(conv_bn_silu_dilated(w[4], 64, 2), conv_bn_silu_dilated(64, 64, 4),
+                                      conv_bn_silu_dilated(64, 64, 8), nn.Conv2d(64, 1, 1))
+        nn.init.constant_(self.evidence[-1].bias, -4.0)  # start from "no bar anywhere"
+        self.deep = nn.Sequential(BlurPool(w[4]), conv_bn_silu(w[4], deep[0]), conv_bn_silu(deep[0], deep[1]),
+                                  BlurPool(deep[1]), conv_bn_silu(deep[1], deep[2]))
+        self.pool = _gap()
+        self.features = deep[2]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.stem(x)
+        return self.pool(self.deep(h)), self.evidence(h)
+
+
+@register("silu_bar_evidence", 112, 0.5)
+def _silu_bar_evidence():
+    body = BarEvidenceBackbone()
+    return body, body.features, 0.1
+
+
+def bar_evidence_state_from_silu_slim(state: dict) -> dict:
+    """A silu_slim member's weights renamed for silu_bar_evidence, whose encoder (silu_slim's layers
+    0-6), deep stack (7-11) and head have the same shapes: fine-tuning starts from a trained
+    classifier and only the bar-evidence head starts untrained (load with ``strict=False``)."""
+    moved = {}
+    for k, v in state.items():
+        if k.startswith("backbone."):
+            _, i, rest = k.split(".", 2)
+            i = int(i)
+            if i > 11:
+                continue
+            k = f"backbone.stem.{i}.{rest}" if i <= 6 else f"backbone.deep.{i - 7}.{rest}"
+        moved[k] = v
+    return moved

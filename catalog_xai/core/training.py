@@ -40,6 +40,15 @@ class TrainConfig:
     #: Weight of the saliency-mask loss (``mask_saliency_loss``); needs the bar masks.
     saliency_weight: float = 0.0
     saliency_target: int | tuple[int, int] = C.BAR_YES_INDEX  # as ``saliency.score_target`` gives
+    #: Weight of the bar-evidence segmentation loss (``evidence_loss``) of a bar-mapping model
+    #: (``models.BarEvidenceBackbone``); needs the bar masks.
+    evidence_weight: float = 0.0
+    #: Barred galaxies per batch that the saliency-mask loss (double back-propagation, ~3x a
+    #: training step per image) is computed on; 0 = all of them.
+    saliency_max_images: int = 0
+    #: Photometric jitter (``photometric_jitter``): other stretches, colours and seeing than the
+    #: training renderer's, so that what a model learns of bars does not hang on one rendering.
+    photometric: bool = False
     #: > 0: train the smooth/featured question with seed 003's de-biasing (DDB) loss at this theta
     #: (``resolution.ddb_loss``; needs each galaxy's alpha); the other answers keep the RMSE loss.
     ddb_theta: float = 0.0
@@ -73,6 +82,37 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_shift: float, brightness:
     lo, hi = brightness
     gain = lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=gen, device=dev)
     return (out * gain).clamp_(0, 1)
+
+
+def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Per-image Gaussian blur (B,) sigmas in pixels, as one 7 x 7 depthwise convolution."""
+    r = torch.arange(-3, 4, device=x.device, dtype=x.dtype)
+    k1 = torch.exp(-0.5 * (r[None, :] / sigma.clamp_min(1e-3)[:, None]) ** 2)
+    k1 = k1 / k1.sum(1, keepdim=True)  # (B, 7)
+    k2 = (k1[:, :, None] * k1[:, None, :])  # (B, 7, 7)
+    b, c, h, w = x.shape
+    weight = k2[:, None].repeat_interleave(c, 0)  # (B*C, 1, 7, 7)
+    out = F.conv2d(F.pad(x.reshape(1, b * c, h, w), (3, 3, 3, 3), mode="reflect"), weight, groups=b * c)
+    return out.reshape(b, c, h, w)
+
+
+def photometric_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random display and seeing changes per image of a batch in [0, 1]: a gamma of 0.67-1.5 (a
+    softer or harder stretch), channel gains of 0.85-1.15 (colour balance), desaturation towards
+    grey by up to 0.6 on half the images, and a Gaussian blur of sigma 0.3-1.5 px on a third."""
+    b, dev = x.shape[0], x.device
+
+    def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(b, *shape, generator=gen, device=dev)
+
+    x = x.clamp(0, 1) ** torch.exp(u(-0.4, 0.4, 1, 1, 1))
+    x = x * torch.exp(u(-0.16, 0.16, 3, 1, 1))
+    grey = x.mean(1, keepdim=True)
+    mix = u(0, 0.6, 1, 1, 1) * (u(0, 1, 1, 1, 1) < 0.5)
+    x = x + mix * (grey - x)
+    blurred = _blur(x, u(0.3, 1.5))
+    x = torch.where(u(0, 1, 1, 1, 1) < 1 / 3, blurred, x)
+    return x.clamp(0, 1)
 
 
 def rmse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -115,6 +155,18 @@ def mask_saliency_loss(model: torch.nn.Module, x: torch.Tensor, masks: torch.Ten
     m = m - m.mean(1, keepdim=True)
     r = (sal * m).sum(1) / (sal.norm(dim=1) * m.norm(dim=1) + 1e-12)
     return (1 - r).mean()
+
+
+def evidence_loss(evidence: torch.Tensor, masks: torch.Tensor, pos_weight: float = 3.0) -> torch.Tensor:
+    """Per-pixel binary cross-entropy between a bar-evidence map (B, 1, h, w) of logits and the bar
+    masks (B, 1, H, W) in [0, 1], averaged to the map's resolution (soft targets at the outline).
+
+    Bars cover a few per cent of a frame: ``pos_weight`` keeps a model from buying a low loss by
+    calling everything "not bar", which would shorten the bars its maps show.
+    """
+    target = F.adaptive_avg_pool2d(masks.float(), evidence.shape[-2:])
+    return F.binary_cross_entropy_with_logits(evidence.float(), target,
+                                              pos_weight=torch.tensor(pos_weight, device=evidence.device))
 
 
 @torch.no_grad()
@@ -184,7 +236,7 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
                 log: Callable[[str], None] = print, weights: torch.Tensor | None = None, resume: dict | None = None,
                 on_epoch: Callable[[dict], None] | None = None, device: str | torch.device = "cpu",
                 masks_u8: torch.Tensor | None = None, counts: torch.Tensor | None = None,
-                alpha: torch.Tensor | None = None) -> dict:
+                alpha: torch.Tensor | None = None, mask_known: torch.Tensor | None = None) -> dict:
     """Train in place; returns the learning curves and the best validation RMSE.
 
     ``images_u8`` is (N, 3, H, W) uint8 already framed for the model; ``labels`` (N, K)
@@ -196,8 +248,10 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
     Data-parallel: inside a torch.distributed group (Ray Train), ``model`` is the DDP-wrapped
     model and each worker trains on its share of every global batch of ``cfg.batch_size``.
     ``masks_u8`` (N, H, W) uint8, the generator's bar masks (all zero where there is no bar),
-    enable ``cfg.saliency_weight``.  A model with a Dirichlet head (``ModelSpec.head``) is trained
-    on ``counts`` (N, 37), the raw votes per answer, with the Dirichlet-multinomial likelihood
+    enable ``cfg.saliency_weight`` and ``cfg.evidence_weight``; ``mask_known`` (N,) bool says which
+    galaxies' masks are known (default all): a real galaxy has no mask, not an empty one.
+    A model with a Dirichlet head (``ModelSpec.head``) is trained on ``counts`` (N, 37), the raw
+    votes per answer, with the Dirichlet-multinomial likelihood
     (``dirichlet.dirichlet_multinomial_nll``); validation and early stopping use the RMSE of its
     fractions either way, so runs with either head compare.  ``cfg.ddb_theta > 0`` trains the
     first two logits (smooth, featured) with the DDB loss given ``alpha`` (N,), each galaxy's
@@ -221,8 +275,14 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
         ddb_target = ddb_target / ddb_target.sum(1, keepdim=True).clamp_min(1e-12)
         labels = labels.clone()
         labels[:, q1] = float("nan")
-    if cfg.saliency_weight > 0 and masks_u8 is None:
-        raise ValueError("saliency_weight > 0 needs the bar masks (masks_u8)")
+    if (cfg.saliency_weight > 0 or cfg.evidence_weight > 0) and masks_u8 is None:
+        raise ValueError("saliency_weight > 0 or evidence_weight > 0 needs the bar masks (masks_u8)")
+    if cfg.evidence_weight > 0 and getattr(getattr(model, "module", model), "bar_pool", None) is None:
+        raise ValueError("evidence_weight > 0 trains a bar-evidence map: the architecture has none "
+                         "(use one built on models.BarEvidenceBackbone, e.g. silu_bar_evidence)")
+    use_masks = masks_u8 is not None and (cfg.saliency_weight > 0 or cfg.evidence_weight > 0)
+    if use_masks and mask_known is None:
+        mask_known = torch.ones(len(masks_u8), dtype=torch.bool)
     rank, world = _dist()
     net = getattr(model, "module", model)  # the bare network under a DDP wrapper
     # One generator shared by all workers (split and order), one per worker (augmentation).
@@ -258,19 +318,25 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
         order = tr_idx[torch.randperm(len(tr_idx), generator=gen)]
         se, cnt = 0.0, 0
         sal_sum, sal_cnt = 0.0, 0
+        ev_sum, ev_cnt = 0.0, 0
         # Whole global batches of at least one galaxy per worker, so all workers step together.
         for i in range(0, len(order) - world + 1, cfg.batch_size):
             idx = order[i : i + cfg.batch_size][rank::world]
             x = images_u8[idx].to(device).float().div_(255)
-            if masks_u8 is not None and cfg.saliency_weight > 0:
+            if use_masks:
                 x, m = augment(x, aug_gen, cfg.max_shift, cfg.brightness,
                                masks=masks_u8[idx].to(device).float().div_(255)[:, None])
             else:
                 x = augment(x, aug_gen, cfg.max_shift, cfg.brightness)
+            if cfg.photometric:
+                x = photometric_jitter(x, aug_gen)
             if cfg.noise_s > 0 and bool(torch.rand((), generator=aug_gen, device=x.device) < 0.5):
                 x = add_smoothgrad_noise(x, cfg.noise_s, aug_gen)
             y = labels[idx].to(device)
-            out = model(x)
+            if cfg.evidence_weight > 0:
+                out, evidence = model(x, return_evidence=True)
+            else:
+                out = model(x)
             w_batch = None if weights is None else weights[idx].to(device)
             vote_loss = rmse(output_fractions(out, net.spec)[0], y, w_batch)
             if dirichlet_head:
@@ -282,8 +348,17 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
 
                 loss = loss + ddb_loss(out[:, q1.start : q1.start + 2], ddb_target[idx].to(device),
                                        alpha[idx].to(device), cfg.ddb_theta)
+            if cfg.evidence_weight > 0:
+                known = mask_known[idx].to(device)
+                if known.any():
+                    ev_loss = evidence_loss(evidence[known], m[known])
+                    loss = loss + cfg.evidence_weight * ev_loss
+                    ev_sum += float(ev_loss.detach()) * int(known.sum())
+                    ev_cnt += int(known.sum())
             if cfg.saliency_weight > 0:
-                barred = m.flatten(1).amax(1) > 0.5
+                barred = (m.flatten(1).amax(1) > 0.5) & mask_known[idx].to(device)
+                if cfg.saliency_max_images:
+                    barred &= torch.cumsum(barred, 0) <= cfg.saliency_max_images
                 if barred.any():
                     sal_loss = mask_saliency_loss(model, x[barred], m[barred], cfg.saliency_target)
                     loss = loss + cfg.saliency_weight * sal_loss
@@ -303,9 +378,12 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
             history[k].append(v)
         if sal_cnt:  # 1 - r between the input-gradient maps and the bar masks, barred galaxies of the epoch
             history.setdefault("mask_loss", []).append(sal_sum / sal_cnt)
+        if ev_cnt:  # the bar-evidence map's cross-entropy against the masks
+            history.setdefault("evidence_loss", []).append(ev_sum / ev_cnt)
         log(f"{net.spec.architecture} epoch {epoch + 1}: train RMSE {history['train_rmse'][-1]:.4f} "
             f"val RMSE {val:.4f} lr {opt.param_groups[0]['lr']:.1e} ({elapsed:.0f} s)"
-            + (f" mask loss {sal_sum / sal_cnt:.3f}" if sal_cnt else ""))
+            + (f" mask loss {sal_sum / sal_cnt:.3f}" if sal_cnt else "")
+            + (f" evidence loss {ev_sum / ev_cnt:.3f}" if ev_cnt else ""))
         if val < best - 1e-5:
             best, stale = val, 0
             best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
