@@ -17,7 +17,8 @@ from .objects import filesystem, join, with_retries
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "catalog_xai-ensemble/1"
 #: Ensembles that ship inside the package, by name.
-BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab", "saliency-real", "sdss-dirichlet")
+BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab", "saliency-real", "saliency-evidence",
+                       "sdss-dirichlet")
 DEFAULT_CHECKPOINT = "sdss-finetuned"
 #: The default ensemble for the saliency maps and bar lengths, beside DEFAULT_CHECKPOINT's
 #: fractions: its maps isolate real bars (docs/bar-lab-notebook.md, run D2), its fractions are
