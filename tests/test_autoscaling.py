@@ -11,6 +11,7 @@ nodes are released afterwards.
 import io
 import json
 import os
+import secrets
 import shlex
 import signal
 import subprocess
@@ -54,7 +55,11 @@ def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthe
         worker_node_types={"gpu_node": {"resources": {"CPU": 1, "GPU": 1, **store}, "node_config": {},
                                         "min_workers": 0, "max_workers": 2}},
         port=free_port(), dashboard_port=free_port(), idle_timeout_minutes=0.1)
-    env = dict(os.environ, RAY_AUTH_MODE="token", PYTHONPATH=str(REPO), RAY_DISABLE_USAGE_STATS="1",
+    # Token auth, with the token in the environment of every process of the test: `ray start --head`
+    # does not create one, and a fresh machine has no ~/.ray/auth_token yet.
+    token = os.environ.get("RAY_AUTH_TOKEN") or secrets.token_hex(32)
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token, PYTHONPATH=str(REPO),
+               RAY_DISABLE_USAGE_STATS="1",
                RAY_health_check_initial_delay_ms="0", RAY_health_check_period_ms="500",
                RAY_health_check_timeout_ms="500", RAY_health_check_failure_threshold="3",
                # Ray Data asks the cluster for more once its pool has been busy for a while (a
