@@ -32,12 +32,7 @@ def load_init(model: torch.nn.Module, path: str) -> None:
     """Start ``model`` from saved weights.  A silu_slim member fills a silu_bar_evidence model's
     encoder (its layers 0-6) and deep stack (7-11) and head, which have the same shapes; the
     bar-evidence head then starts untrained."""
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        state = load_file(path)
-    else:
-        state = load_weights(path)
+    state = load_weights(path)
     if getattr(model, "bar_pool", None) is not None and any(k.startswith("backbone.0.") for k in state):
         missing, unexpected = model.load_state_dict(bar_evidence_state_from_silu_slim(state), strict=False)
         if unexpected or not all(k.startswith(("backbone.evidence.", "bar_pool.")) for k in missing):

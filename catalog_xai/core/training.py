@@ -110,8 +110,11 @@ def photometric_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     grey = x.mean(1, keepdim=True)
     mix = u(0, 0.6, 1, 1, 1) * (u(0, 1, 1, 1, 1) < 0.5)
     x = x + mix * (grey - x)
-    blurred = _blur(x, u(0.3, 1.5))
-    x = torch.where(u(0, 1, 1, 1, 1) < 1 / 3, blurred, x)
+    sigma = u(0.3, 1.5)
+    blur = u(0, 1) < 1 / 3
+    if blur.any():  # only the third that is blurred goes through the convolution
+        x = x.clone()
+        x[blur] = _blur(x[blur], sigma[blur])
     return x.clamp(0, 1)
 
 
@@ -326,6 +329,7 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
             if use_masks:
                 x, m = augment(x, aug_gen, cfg.max_shift, cfg.brightness,
                                masks=masks_u8[idx].to(device).float().div_(255)[:, None])
+                known = mask_known[idx].to(device)
             else:
                 x = augment(x, aug_gen, cfg.max_shift, cfg.brightness)
             if cfg.photometric:
@@ -349,14 +353,13 @@ def train_model(model: torch.nn.Module, images_u8: torch.Tensor, labels: torch.T
                 loss = loss + ddb_loss(out[:, q1.start : q1.start + 2], ddb_target[idx].to(device),
                                        alpha[idx].to(device), cfg.ddb_theta)
             if cfg.evidence_weight > 0:
-                known = mask_known[idx].to(device)
                 if known.any():
                     ev_loss = evidence_loss(evidence[known], m[known])
                     loss = loss + cfg.evidence_weight * ev_loss
                     ev_sum += float(ev_loss.detach()) * int(known.sum())
                     ev_cnt += int(known.sum())
             if cfg.saliency_weight > 0:
-                barred = (m.flatten(1).amax(1) > 0.5) & mask_known[idx].to(device)
+                barred = (m.flatten(1).amax(1) > 0.5) & known
                 if cfg.saliency_max_images:
                     barred &= torch.cumsum(barred, 0) <= cfg.saliency_max_images
                 if barred.any():

@@ -156,7 +156,12 @@ def load_train_state(path: str) -> dict:
 
 
 def load_weights(path: str) -> dict:
-    """A model's weights from a saved state dict, or from a training state (its best weights so far)."""
+    """A model's weights from a saved state dict, a training state (its best weights so far), or a
+    member's ``.safetensors`` file of a packaged ensemble."""
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
     state = load_train_state(path)
     if "history" in state:  # a training state (``train_model``'s ``on_epoch``)
         state = state["best_model"] or state["model"]
