@@ -2,7 +2,7 @@
 
 The mask-trained models light generated bars but, on real cutouts, the disk's texture and the
 sky: the mask loss only ever saw generated skies.  Here the skies, disks, noise and JPEG are
-real: a Ferrers bar (n 0.5-1.5, length 0.5-1.4 R90, axis ratio 0.2-0.45, any angle, its
+real: a Ferrers bar (n 0.5-1.5, length 0.5-1.4 R90 by default (`--length-r90`), axis ratio 0.2-0.45, any angle, its
 strength 0.4-1.2 of the disk's light where it ends, the galaxy's own colour, SDSS seeing) is
 added to a real galaxy that volunteers call unbarred, in approximately linear flux (the
 cutouts' asinh stretch undone), then stretched and JPEG-encoded again.  Its outline is the
@@ -39,19 +39,22 @@ def _gauss_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     return np.real(np.fft.ifft2(np.fft.fft2(a) * g))
 
 
-def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False,
+           length_r90: tuple[float, float] = (0.5, 1.4)) -> tuple[np.ndarray, np.ndarray] | None:
     """A real cutout with a bar added, and the bar's outline (None if the galaxy has no size).
 
     ``variety`` (run D3) widens the family of bars beyond Ferrers ellipses: boxy isophotes
     (generalised ellipse |u/a|^c + |v/qa|^c, c 2-4), ansae (bright blobs at the bar's ends) in
     a third of them, and a milder strength range (0.25-1.0), closer to real bars' contrast.
-    Without it the draws are exactly those of runs D/D2.
+    Without it the draws are exactly those of runs D/D2.  ``length_r90``: the bar's full length,
+    in units of the cutout's measured R90 (round G: up to 2, since a galaxy that overfills its
+    cutout has a truncated R90 and a bar that spans most of the frame).
     """
     r90 = measure_r90_pixels(rgb)
     if not np.isfinite(r90) or r90 < 4:
         return None
     size = rgb.shape[0]
-    a = rng.uniform(0.25, 0.7) * r90  # semi-major axis: 0.5-1.4 R90 end to end
+    a = rng.uniform(*length_r90) / 2 * r90  # semi-major axis
     q, phi, n = rng.uniform(0.2, 0.45), rng.uniform(0, np.pi), rng.uniform(0.5, 1.5)
     c = (np.arange(size) + 0.5 - size / 2)
     x, y = np.meshgrid(c, c)
@@ -87,6 +90,8 @@ def main() -> None:
     ap.add_argument("--crop-fraction", type=float, default=0.25)
     ap.add_argument("--input-size", type=int, default=112)
     ap.add_argument("--variety", action="store_true", help="boxy bars, ansae, milder strengths (run D3)")
+    ap.add_argument("--length-r90", type=float, nargs=2, default=(0.5, 1.4), metavar=("LO", "HI"),
+                    help="the bar's full length drawn uniformly in [LO, HI] x the cutout's measured R90")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     t = storage.read_survey(args.survey).to_pandas()
@@ -102,7 +107,7 @@ def main() -> None:
     for k in np.flatnonzero(pick):
         rgb = decode_image(t[C.IMAGE].iloc[k])
         for _ in range(args.per_galaxy):
-            res = inject(rgb, rng, args.variety)
+            res = inject(rgb, rng, args.variety, tuple(args.length_r90))
             if res is None:
                 continue
             img, mask = res
