@@ -1,6 +1,6 @@
 """The saliency lab: how well an ensemble's bar lengths follow the truth (issue 12).
 
-    python -m benchmarks bar_lab [--checkpoints saliency-real sdss-finetuned ...]
+    python -m benchmarks bar_lab [--checkpoints saliency-evidence sdss-finetuned ...]
 
 Three fixed sets, the same every run:
 - ``generated``: barred galaxies of the built-in generator (the training renderer),
@@ -212,7 +212,7 @@ def _short(row: dict) -> str:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bar_lab", help="the saliency lab: bar lengths against the truth (issue 12)")
-    p.add_argument("--checkpoints", nargs="+", default=["saliency-real", "sdss-finetuned"])
+    p.add_argument("--checkpoints", nargs="+", default=["saliency-evidence", "sdss-finetuned"])
     p.add_argument("--per-cell", type=int, default=N_PER_CELL)
     p.add_argument("--n-samples", type=int, default=64, help="SmoothGrad N for the lab (the product's default: 256)")
     p.add_argument("--tc", type=float)

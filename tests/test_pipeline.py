@@ -227,11 +227,11 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     assert classify_survey.main(["--n-samples", "4"]) == 0
     out = capsys.readouterr().out
     assert "36 real SDSS barred galaxies with redshifts" in out
-    assert "ensemble sdss-finetuned, saliency maps and bar lengths from saliency-real" in out
+    assert "ensemble sdss-finetuned, saliency maps and bar lengths from saliency-evidence" in out
     table = pq.read_table(tmp_path / "runs/demo/vac-bars")
     prov = json.loads(table.schema.metadata[b"catalog_xai.provenance"])
-    assert (prov["ensemble"], prov["bar_ensemble"]) == ("sdss-finetuned", "saliency-real")
-    assert prov["params"]["tc"] == 0.3 and prov["params"]["linearity"] == "eigen"  # saliency-real's read-out
+    assert (prov["ensemble"], prov["bar_ensemble"]) == ("sdss-finetuned", "saliency-evidence")
+    assert prov["params"]["tc"] == 0.3 and prov["params"]["linearity"] == "eigen"  # the bar ensemble's read-out
     t = table.to_pandas()
     assert len(t) == 36 and t["human_bar_length_arcsec"].notna().all()  # the humans' lengths ride along
     assert set(t[C.STATUS]) == {"ok"}  # spectroscopic redshifts: every length in kpc too

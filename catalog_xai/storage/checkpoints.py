@@ -21,9 +21,10 @@ BUILTIN_CHECKPOINTS = ("sdss-finetuned", "synthetic-small", "saliency-lab", "sal
                        "sdss-dirichlet")
 DEFAULT_CHECKPOINT = "sdss-finetuned"
 #: The default ensemble for the saliency maps and bar lengths, beside DEFAULT_CHECKPOINT's
-#: fractions: its maps isolate real bars (docs/bar-lab-notebook.md, run D2), its fractions are
-#: worse than DEFAULT_CHECKPOINT's.
-DEFAULT_BAR_CHECKPOINT = "saliency-real"
+#: fractions: the only one whose lengths follow the truth on generated, differently rendered
+#: and real bars at once (docs/bar-lab-notebook.md, round G); its fractions are worse than
+#: DEFAULT_CHECKPOINT's.
+DEFAULT_BAR_CHECKPOINT = "saliency-evidence"
 
 
 def builtin_checkpoint_path(name: str) -> str:
