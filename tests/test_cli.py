@@ -54,7 +54,7 @@ def test_print_config_then_config_is_the_same_job(tmp_path, capsys):
     values = read_job_file(str(job))
     assert values["batch_size"] == 8 and values["input"] == "s3://b/survey/"
     assert values["checkpoint"] == "sdss-finetuned" and values["bar_checkpoint"] == "saliency-evidence"
-    bar_method = storage.read_manifest(storage.DEFAULT_BAR_CHECKPOINT)["method"]  # the bar ensemble's read-out, under the options
+    bar_method = storage.read_manifest(storage.DEFAULT_BAR_CHECKPOINT)["method"]  # its read-out, under the options
     assert MethodParams.from_dict({f.name: values[f.name] for f in fields(MethodParams)}) == MethodParams(
         **{**bar_method, "n_samples": 64, "tl": 40, "kpc_h": True})
     # The command line wins over the file.
