@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from catalog_xai.core.bars import bar_endpoints
-from catalog_xai.core.params import GRADIENTS, SCORES
+from catalog_xai.core.params import GRADIENTS, SCORES, SYMMETRIES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REAL = ROOT.parent / "shared" / "data" / "hoyle_bar_lengths"
@@ -180,7 +180,8 @@ def bench_bar_lab(args) -> None:
         print(f"no real tuning set at {real}: skipping it")
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
                                    ("linearity", args.linearity), ("score", args.score),
-                                   ("gradients", args.gradients)) if v is not None}
+                                   ("gradients", args.gradients), ("symmetry", args.symmetry))
+                 if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
     params = {name: MethodParams.from_dict({**ens.manifest.get("method", {}), **overrides})
@@ -220,6 +221,7 @@ def add_parser(sub) -> None:
     p.add_argument("--linearity")
     p.add_argument("--score", choices=SCORES, help="the logit SmoothGrad explains")
     p.add_argument("--gradients", choices=GRADIENTS, help="SmoothGrad, SmoothGrad^2 or VarGrad")
+    p.add_argument("--symmetry", choices=SYMMETRIES, help="SmoothGrad over the frame's rotations/flips")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],

@@ -90,14 +90,16 @@ def fixed_threshold_length(maps: np.ndarray, level: float) -> np.ndarray:
     return out
 
 
-def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs", tune: bool = False) -> dict:
+def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs", tune: bool = False,
+               symmetry: str = "none") -> dict:
     from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
     from catalog_xai.core import bars
     from catalog_xai.core.params import MethodParams
 
     ens = storage.load_ensemble(checkpoint)
-    params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples, "gradients": gradients})
+    params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples, "gradients": gradients,
+                                     "symmetry": symmetry})
     out = {}
     labs = [generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)]
     for lab in labs + ([generated_set("generated-tune")] if tune else []):
@@ -132,6 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--gradients", default="abs", choices=GRADIENTS,
                     help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
+    ap.add_argument("--symmetry", default="none", choices=("none", "dihedral"),
+                    help="SmoothGrad over the frame's 8 rotations/flips (params.SYMMETRIES)")
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
     ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
     ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])
@@ -143,7 +147,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache,
-                                                                                args.gradients, args.tune)
+                                                                                args.gradients, args.tune,
+                                                                                args.symmetry)
     rows = []
     for name, tc, tl, lin in itertools.product(args.transforms, args.tc, args.tl, args.linearity):
         row = {"transform": name, "tc": tc, "tl": tl, "linearity": lin}

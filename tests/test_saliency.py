@@ -131,3 +131,32 @@ def test_smoothgrad_squared_and_vargrad_from_the_gradients_of_the_copies():
             torch.testing.assert_close(maps[0, b], expect, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="gradients must be one of"):
         smoothgrad([m], x, n_samples=2, gradients="signed")
+
+
+def test_dihedral_symmetry_averages_the_network_over_rotations_and_mirrors():
+    """A linear model's gradient is its weight; seen under symmetry k it is the inverse image of
+    the weight, so the dihedral map is the mean of |weight| over the 8 inverse transforms: a map
+    that is itself symmetric, whatever the chunking, and differs from the paper's."""
+    from catalog_xai.core.saliency import dihedral
+
+    m = Linear37(8, 8, 2).requires_grad_(False)
+    x = torch.rand(2, 3, 8, 8)
+    maps = smoothgrad([m], x, n_samples=16, seeds=[1, 2], symmetry="dihedral", chunk_size=5)
+    w = m.w[C.BAR_YES_INDEX]
+    inverse = []
+    for k in range(8):
+        probe = torch.zeros(3, 8, 8, requires_grad=True)
+        (dihedral(probe, k) * w).sum().backward()
+        inverse.append(probe.grad.abs())
+    expect = torch.stack(inverse).mean(0).amax(0)
+    expect = (expect - expect.min()) / (expect.max() - expect.min())
+    for b in range(2):
+        torch.testing.assert_close(maps[0, b], expect, atol=1e-5, rtol=1e-5)
+        for k in range(8):  # invariant under every symmetry of the square
+            torch.testing.assert_close(dihedral(maps[0, b], k), maps[0, b], atol=1e-5, rtol=1e-5)
+    plain = smoothgrad([m], x, n_samples=16, seeds=[1, 2])
+    assert not torch.allclose(plain, maps, atol=1e-2)
+    with pytest.raises(ValueError, match="square"):
+        smoothgrad([m], torch.rand(1, 3, 8, 6), symmetry="dihedral")
+    with pytest.raises(ValueError, match="symmetry must be one of"):
+        smoothgrad([m], x, symmetry="rot45")

@@ -207,6 +207,7 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
             chunk_size=run.chunk_size,
             autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None,
             gradients=params.gradients,
+            symmetry=params.symmetry,
         ).cpu().numpy()
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing, dstd, feats, cams,
                           None if cams is None else framed.crop_px, debiased)

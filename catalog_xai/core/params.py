@@ -33,6 +33,11 @@ SCORES = ("cumulative", "contrastive")
 #: How SmoothGrad aggregates the noisy copies' input gradients g: the paper's mean |g|, SmoothGrad²
 #: (mean g²; Hooker et al. 2019) or VarGrad (the variance of g over the copies; Adebayo et al. 2018).
 GRADIENTS = ("abs", "square", "var")
+#: none: the paper's SmoothGrad; dihedral: copy k of the N noisy copies is shown to the network
+#: rotated by 90° x (k mod 4) and mirrored when (k mod 8) >= 4, and its gradient mapped back, so
+#: the map averages the network over the square's 8 symmetries at no extra cost (a bar's map
+#: no longer depends on how its angle sits on the network's pixel grid).
+SYMMETRIES = ("none", "dihedral")
 #: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
 CAMS = ("none", "hirescam", "gradcam")
 
@@ -68,6 +73,9 @@ class MethodParams:
                                      "contrastive Class3.1 - Class3.2", choices=SCORES)
     gradients: str = _opt("abs", "how the noisy copies' input gradients are averaged: abs (the paper's mean |g|), "
                                  "square (SmoothGrad^2) or var (VarGrad)", choices=GRADIENTS)
+    symmetry: str = _opt("none", "none: the paper's SmoothGrad; dihedral: the N noisy copies also cycle through the "
+                                 "8 rotations/flips of the frame, gradients mapped back (same cost)",
+                          choices=SYMMETRIES)
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "

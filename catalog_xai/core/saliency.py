@@ -20,7 +20,7 @@ from torch import nn
 
 from .. import columns as C
 from .hardware import measure_chunk_size
-from .params import GRADIENTS, PAPER, SCORES
+from .params import GRADIENTS, PAPER, SCORES, SYMMETRIES
 from .preprocess import greyscale
 
 
@@ -73,6 +73,7 @@ def smoothgrad(
     chunk_size: int = PAPER.chunk_size,
     autocast_dtype: torch.dtype | None = None,
     gradients: str = PAPER.gradients,
+    symmetry: str = PAPER.symmetry,
 ) -> torch.Tensor:
     """Per-model SmoothGrad maps.
 
@@ -91,6 +92,9 @@ def smoothgrad(
     autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
     gradients : "abs" (the paper's mean |g| over the copies), "square" (SmoothGrad², mean g²) or
         "var" (VarGrad, the variance of g over the copies); then the maximum over colour channels.
+    symmetry : "none", or "dihedral": copy k of each image's N goes through the models under the
+        square's symmetry k mod 8 (``dihedral``) and its gradient comes back through the inverse,
+        so the map is an average over rotations and mirror images as well as over the noise.
 
     Returns
     -------
@@ -99,8 +103,8 @@ def smoothgrad(
     Raises
     ------
     ValueError
-        If ``x`` is not 4-D, ``n_samples`` < 1, ``s_noise`` < 0 (or NaN), or ``seeds`` does not
-        have one seed per image.
+        If ``x`` is not 4-D, ``n_samples`` < 1, ``s_noise`` < 0 (or NaN), ``seeds`` does not
+        have one seed per image, or ``symmetry`` is "dihedral" for images that are not square.
     """
     if x.ndim != 4:
         raise ValueError(f"x must be (B, C, H, W), got shape {tuple(x.shape)}")
@@ -110,7 +114,11 @@ def smoothgrad(
         raise ValueError(f"s_noise must be >= 0, got {s_noise}")
     if gradients not in GRADIENTS:
         raise ValueError(f"gradients must be one of {GRADIENTS}, got {gradients!r}")
+    if symmetry not in SYMMETRIES:
+        raise ValueError(f"symmetry must be one of {SYMMETRIES}, got {symmetry!r}")
     b, ch, h, w = x.shape
+    if symmetry == "dihedral" and h != w:
+        raise ValueError(f"symmetry 'dihedral' needs square images, got {h} x {w}")
     device = x.device
     seeds = list(range(b)) if seeds is None else list(seeds)
     if len(seeds) != b:
@@ -136,13 +144,18 @@ def smoothgrad(
         _fork(streams)
         for s0 in range(0, noisy.shape[0], chunk_size):
             idx = owner[s0 : s0 + chunk_size]
+            # ``noisy`` holds whole galaxies' N copies in turn: position p is copy p mod N, symmetry (p mod N) mod 8
+            copy = (torch.arange(s0, s0 + len(idx)) % n_samples) % 8 if symmetry == "dihedral" else None
             for m, model in enumerate(models):
                 # On CUDA each model gets its own stream, so the members' passes can overlap.
                 with _stream_for(streams, m):
                     part = noisy[s0 : s0 + chunk_size].detach().requires_grad_(True)
+                    seen = part if copy is None else _dihedral_views(part, copy)
                     with torch.autocast(device.type, dtype=autocast_dtype or torch.float32,
                                         enabled=autocast_dtype is not None):
-                        score = target_score(model(part), target)
+                        # the score is a sum over copies, so their order in ``seen`` does not matter;
+                        # autograd maps each view's gradient back through its own transform
+                        score = target_score(model(seen), target)
                     (grad,) = torch.autograd.grad(score, part)
                     grad = grad.float()
                     sums[m].index_add_(0, idx, grad.abs() if gradients == "abs" else grad * grad)
@@ -156,6 +169,19 @@ def smoothgrad(
     if x_input:
         maps = normalise_maps(maps * greyscale(x)[None])
     return maps
+
+
+def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Symmetry ``k`` (0-7) of the square's dihedral group on (..., H, W): a rotation by
+    90° x (k mod 4), then a left-right mirror when k >= 4."""
+    x = torch.rot90(x, k % 4, dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+
+def _dihedral_views(part: torch.Tensor, copy: torch.Tensor) -> torch.Tensor:
+    """The copies of ``part`` (n, C, H, W), each under its symmetry ``copy[i]``, grouped by symmetry."""
+    views = [dihedral(part[copy == k], k) for k in range(8) if bool((copy == k).any())]
+    return torch.cat(views).contiguous(memory_format=torch.channels_last)
 
 
 def _streams(device: torch.device, n: int) -> list[torch.cuda.Stream] | None:

@@ -14,7 +14,7 @@ COMMITS = "_committed"
 NOT_IN_CONFIG_HASH = ("chunk_size",)
 #: Parameters added after catalogues were first made, left out of the hash at the value those
 #: catalogues used: adding an option must not make every earlier catalogue refuse to resume.
-ADDED_LATER = {"gradients": "abs"}
+ADDED_LATER = {"gradients": "abs", "symmetry": "none"}
 
 
 def config_hash(params: dict, ensemble_manifest: dict, input_url: str) -> str:
