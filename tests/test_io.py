@@ -91,12 +91,14 @@ def test_credentials_are_refused_as_storage_options():
 
 
 def test_config_hash_ignores_an_option_added_later_at_its_old_value():
-    """Catalogues made before ``gradients`` existed resume: at "abs" it is not in the hash."""
+    """Catalogues made before ``gradients`` or ``symmetry`` existed resume: at their old values
+    ("abs", "none") they are not in the hash; any other value is."""
     from catalog_xai.core.params import MethodParams
     from catalog_xai.storage.commits import config_hash
 
     manifest = {"models": [{"sha256": "a"}]}
     now = MethodParams().to_dict()
-    before = {k: v for k, v in now.items() if k != "gradients"}
+    before = {k: v for k, v in now.items() if k not in ("gradients", "symmetry")}
     assert config_hash(now, manifest, "s3://b/s") == config_hash(before, manifest, "s3://b/s")
     assert config_hash({**now, "gradients": "var"}, manifest, "s3://b/s") != config_hash(now, manifest, "s3://b/s")
+    assert config_hash({**now, "symmetry": "dihedral"}, manifest, "s3://b/s") != config_hash(now, manifest, "s3://b/s")
