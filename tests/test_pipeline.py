@@ -232,6 +232,7 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     prov = json.loads(table.schema.metadata[b"catalog_xai.provenance"])
     assert (prov["ensemble"], prov["bar_ensemble"]) == ("sdss-finetuned", "saliency-evidence")
     assert prov["params"]["tc"] == 0.3 and prov["params"]["linearity"] == "eigen"  # the bar ensemble's read-out
+    assert prov["params"]["symmetry"] == "dihedral"  # and its SmoothGrad, from its manifest
     t = table.to_pandas()
     assert len(t) == 36 and t["human_bar_length_arcsec"].notna().all()  # the humans' lengths ride along
     assert set(t[C.STATUS]) == {"ok"}  # spectroscopic redshifts: every length in kpc too
