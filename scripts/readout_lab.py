@@ -91,7 +91,7 @@ def fixed_threshold_length(maps: np.ndarray, level: float) -> np.ndarray:
 
 
 def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "abs", tune: bool = False,
-               symmetry: str = "none") -> dict:
+               symmetry: str = "none", s_noise: float | None = None) -> dict:
     from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
     from catalog_xai.core import bars
@@ -99,7 +99,8 @@ def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "ab
 
     ens = storage.load_ensemble(checkpoint)
     params = MethodParams.from_dict({**ens.manifest.get("method", {}), "n_samples": n_samples, "gradients": gradients,
-                                     "symmetry": symmetry})
+                                     "symmetry": symmetry,
+                                     **({} if s_noise is None else {"s_noise": s_noise})})
     out = {}
     labs = [generated_set("generated"), generated_set("generated-alt"), real_set(DEFAULT_REAL)]
     for lab in labs + ([generated_set("generated-tune")] if tune else []):
@@ -134,6 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, required=True)
     ap.add_argument("--gradients", default="abs", choices=GRADIENTS,
                     help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
+    ap.add_argument("--s-noise", type=float, help="SmoothGrad S_noise (default: the ensemble's own)")
     ap.add_argument("--symmetry", default="none", choices=("none", "dihedral"),
                     help="SmoothGrad over the frame's 8 rotations/flips (params.SYMMETRIES)")
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
@@ -148,7 +150,7 @@ def main(argv=None) -> int:
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     sets = load(args.cache) if args.cache.exists() else cache_maps(args.checkpoint, args.n_samples, args.cache,
                                                                                 args.gradients, args.tune,
-                                                                                args.symmetry)
+                                                                                args.symmetry, args.s_noise)
     rows = []
     for name, tc, tl, lin in itertools.product(args.transforms, args.tc, args.tl, args.linearity):
         row = {"transform": name, "tc": tc, "tl": tl, "linearity": lin}
