@@ -98,13 +98,14 @@ def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     t = storage.read_survey(str(ROOT / "catalog_xai/data/hoyle_bars")).to_pandas().iloc[:4 if is_bar else 6]
     fb = frame_batch(list(t[C.IMAGE]), input_size=ens.spec.input_size, crop_fraction=ens.spec.crop_fraction,
                      framing=ens.framing)
-    kw = dict(n_samples=32 if is_bar else 64, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48)
+    method = MethodParams.from_dict(dict(ens.manifest.get("method") or {}))  # its SmoothGrad and read-out
+    kw = dict(n_samples=32 if is_bar else 64, seeds=galaxy_seeds(list(t[C.OBJID]), 0), chunk_size=48,
+              s_noise=method.s_noise, symmetry=method.symmetry, gradients=method.gradients)
     members = ens.members[:1] if is_bar else ens.members
     f32 = smoothgrad(members, fb.x, **kw).mean(0).numpy()
     b16 = smoothgrad(members, fb.x, autocast_dtype=torch.bfloat16, **kw).mean(0).numpy()
     corr = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(f32, b16)]
     assert min(corr) >= 0.99, corr
-    method = MethodParams.from_dict(dict(ens.manifest.get("method") or {}))
     meas = dict(tc=method.tc, tl=method.tl, linearity=method.linearity)
     la, lb = (bars.measure_bars(m, **meas)["length_pix"] for m in (f32, b16))
     if is_bar:
