@@ -175,13 +175,15 @@ class FaultProxy:
 def _client_pid(handler) -> int | None:
     """PID of the process on the other end of a proxied connection (from /proc).
 
-    Looked up a few times: /proc/net/tcp is printed in pieces, and a line can be skipped when
-    Ray's many connections come and go while it is read, which let a request through unkilled.
+    Looked up for up to 5 s: /proc/net/tcp is printed in pieces, and a line can be skipped when
+    Ray's many connections come and go while it is read, which let a request through unkilled
+    (10 tries in 0.5 s were not always enough on a loaded 2-core machine).
     """
     ip, port = handler.client_address
     local = f"{''.join(reversed([f'{int(b):02X}' for b in ip.split('.')]))}:{port:04X}"
     mapped = f"0000000000000000FFFF0000{local}"  # the same address as an IPv4-mapped IPv6 socket
-    for _attempt in range(10):
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
         inode = None
         for table in ("/proc/net/tcp", "/proc/net/tcp6"):
             with open(table) as f:
