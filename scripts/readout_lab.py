@@ -127,7 +127,7 @@ def load(path: Path) -> dict:
 def main(argv=None) -> int:
     from catalog_xai.core import bars
     from catalog_xai.core.evaluation import length_agreement
-    from catalog_xai.core.params import GRADIENTS
+    from catalog_xai.core.params import GRADIENTS, SYMMETRIES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", default="saliency-real")
@@ -136,8 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--gradients", default="abs", choices=GRADIENTS,
                     help="abs (SmoothGrad), square (SmoothGrad^2), var (VarGrad)")
     ap.add_argument("--s-noise", type=float, help="SmoothGrad S_noise (default: the ensemble's own)")
-    ap.add_argument("--symmetry", default="none", choices=("none", "dihedral"),
-                    help="SmoothGrad over the frame's 8 rotations/flips (params.SYMMETRIES)")
+    ap.add_argument("--symmetry", default="none", choices=SYMMETRIES,
+                    help="SmoothGrad over the frame's 8 rotations/flips (like --gradients, it replaces the manifest's)")
     ap.add_argument("--tc", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.85])
     ap.add_argument("--tl", type=int, nargs="+", default=[10, 30])
     ap.add_argument("--linearity", nargs="+", default=["eigen", "pearson"])

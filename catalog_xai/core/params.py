@@ -35,7 +35,7 @@ SCORES = ("cumulative", "contrastive")
 GRADIENTS = ("abs", "square", "var")
 #: none: the paper's SmoothGrad; dihedral: copy k of the N noisy copies is shown to the network
 #: rotated by 90° x (k mod 4) and mirrored when (k mod 8) >= 4, and its gradient mapped back, so
-#: the map averages the network over the square's 8 symmetries at no extra cost (a bar's map
+#: the map averages the network over the square's 8 symmetries for the same N passes (a bar's map
 #: no longer depends on how its angle sits on the network's pixel grid).
 SYMMETRIES = ("none", "dihedral")
 #: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
@@ -74,7 +74,7 @@ class MethodParams:
     gradients: str = _opt("abs", "how the noisy copies' input gradients are averaged: abs (the paper's mean |g|), "
                                  "square (SmoothGrad^2) or var (VarGrad)", choices=GRADIENTS)
     symmetry: str = _opt("none", "none: the paper's SmoothGrad; dihedral: the N noisy copies also cycle through the "
-                                 "8 rotations/flips of the frame, gradients mapped back (same cost)",
+                                 "8 rotations/flips of the frame, gradients mapped back (same N; ~12% slower)",
                           choices=SYMMETRIES)
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
