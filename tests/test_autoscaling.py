@@ -42,7 +42,7 @@ while True:
 def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthetic_table, tiny_checkpoint, tmp_path):
     bucket, opts = s3_bucket
     fs = s3fs.S3FileSystem(endpoint_url=opts["endpoint_url"])
-    n_shards, rows = 48, 4  # long enough that the second GPU node joins with shards still to do
+    n_shards, rows = 32, 4  # long enough that the second GPU node joins with shards still to do
     for k in range(n_shards):
         buf = io.BytesIO()
         t = synthetic_table.slice(k % 5, rows)
@@ -83,10 +83,21 @@ def test_pool_grows_survives_node_loss_and_releases_idle_nodes(s3_bucket, synthe
         entrypoint = (f"{sys.executable} jobs/classify_survey.py --input {bucket}/survey/ --output {bucket}/vac/ "
                       f"--checkpoint {tiny_checkpoint} --storage-options '{json.dumps(opts)}' --n-samples 256 --tl 5 "
                       "--batch-size 1 --progress-seconds 0")
-        job = subprocess.Popen(
-            [str(Path(sys.executable).parent / "ray"), "job", "submit", "--address",
-             f"http://127.0.0.1:{cluster.dashboard_port}", "--working-dir", str(REPO), "--", *shlex.split(entrypoint)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO)
+        submit = [str(Path(sys.executable).parent / "ray"), "job", "submit", "--address",
+                  f"http://127.0.0.1:{cluster.dashboard_port}", "--working-dir", str(REPO), "--",
+                  *shlex.split(entrypoint)]
+        for _ in range(10):
+            job = subprocess.Popen(submit, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                   cwd=REPO)
+            # A head that has just started may not have its job agent yet ("No available agent to
+            # submit job, please try again later"): then the submission, not the job, is retried.
+            while job.poll() is None and "submitted successfully" not in (tmp_path / "job.log").read_text():
+                time.sleep(0.2)
+            if job.poll() is None or "No available agent" not in (tmp_path / "job.log").read_text():
+                break
+            log.truncate(0)
+            log.seek(0)
+            time.sleep(2)
         # Once both GPU nodes have committed shards (the marker names the node), one is preempted.
         deadline = time.time() + 240
         while time.time() < deadline and job.poll() is None and not killed:

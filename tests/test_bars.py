@@ -19,10 +19,10 @@ def _bar_map(h, angle, length, width, rng, noise=0.05):
 def _maps():
     rng = np.random.default_rng(42)
     out = []
-    for _ in range(70):  # random maps of varied contrast and size
+    for _ in range(30):  # random maps of varied contrast and size
         h = int(rng.integers(6, 48))
         out.append(rng.random((h, h)) ** rng.uniform(0.5, 8))
-    for ang in np.linspace(0, np.pi, 37):  # synthetic bars at every angle, incl. along rows/columns
+    for ang in np.linspace(0, np.pi, 19):  # every 10 deg  # synthetic bars at every angle, incl. along rows/columns
         out.append(_bar_map(48, ang, rng.uniform(10, 40), rng.uniform(1, 4), rng))
     flat = np.zeros((20, 20))
     single = np.zeros((20, 20))
@@ -49,7 +49,7 @@ def test_fast_equals_reference_on_many_maps(linearity):
         if not (same_len and ref[1] == fast.threshold and ref[2] == fast.n_pixels):
             mismatches.append((k, fast, ref))
     assert not mismatches, mismatches[:3]
-    assert len(maps) > 110
+    assert len(maps) > 50
 
 
 def test_paper_size_maps_agree():

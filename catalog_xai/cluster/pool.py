@@ -106,7 +106,7 @@ class ShardClassifier:
         from ..core.hardware import native_bf16
 
         t0 = time.perf_counter()
-        params = params_for_device(params, self.bar_ensemble or self.ensemble)
+        params = params_for_device(params, self.bar_ensemble or self.ensemble, galaxies_per_call=batch_size)
         print(f"actor on {self.device} ({native_bf16(self.device)[1]}): precision {params.precision}, "
               f"chunk {params.chunk_size} images ({time.perf_counter() - t0:.1f} s to choose)", flush=True)
         self.params, self.checkpoint, self.save_maps = params, checkpoint, MapSelection.parse(save_maps)

@@ -127,20 +127,34 @@ def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torc
     return _chosen[key]
 
 
+def _capped(device: str | torch.device, max_chunk: int | None) -> list[int] | None:
+    """The device's chunk candidates up to ``max_chunk``, and ``max_chunk`` itself (None: all of them)."""
+    if not max_chunk:
+        return None
+    if max_chunk < 1:
+        raise ValueError(f"max_chunk must be >= 1, got {max_chunk}")
+    allowed = CHUNK_CANDIDATES.get(torch.device(device).type, CHUNK_CANDIDATES["cpu"])
+    return sorted({c for c in allowed if c < max_chunk} | {min(max_chunk, max(allowed))})
+
+
 def choose(models: Sequence[nn.Module], *, input_size: int, device: str | torch.device, precision: str,
-           chunk_size: int, target: int = 0, budget_s: float = 10.0) -> tuple[str, int]:
+           chunk_size: int, target: int = 0, budget_s: float = 10.0,
+           max_chunk: int | None = None) -> tuple[str, int]:
     """The (precision, chunk size) to run: ``precision`` "auto" and ``chunk_size`` 0 decided here.
 
     "auto" is fp32 on hardware without native bf16.  Where bf16 is native, both are timed (each
     at its best chunk, or at the given one) and the faster is kept: native bf16 is not faster for
-    every network.  Kept per process, so an actor measures once.
+    every network.  Kept per process, so an actor measures once.  ``max_chunk``: the most images
+    one SmoothGrad call will hold (galaxies per call x N); larger candidates are not timed, since
+    they would never run (a small job then starts in a fraction of the search's time).
 
     Raises
     ------
     ValueError
         For a precision that is not auto, fp32 or bf16.
     """
-    key = (tuple(id(m) for m in models), input_size, str(device), torch.get_num_threads(), precision, chunk_size)
+    key = (tuple(id(m) for m in models), input_size, str(device), torch.get_num_threads(), precision, chunk_size,
+           max_chunk)
     if key in _choices:
         return _choices[key]
     options = ["fp32", "bf16"] if precision == "auto" and native_bf16(device)[0] else [resolve_precision(precision,
@@ -151,7 +165,8 @@ def choose(models: Sequence[nn.Module], *, input_size: int, device: str | torch.
     for p in options:
         dtype = torch.bfloat16 if p == "bf16" else None
         timed[p] = _measure(models, input_size=input_size, device=device, dtype=dtype, target=target,
-                            candidates=[chunk_size] if chunk_size else None, budget_s=budget_s / len(options))
+                            candidates=[chunk_size] if chunk_size else _capped(device, max_chunk),
+                            budget_s=budget_s / len(options))
     best = min(timed, key=lambda p: timed[p][1])
     _choices[key] = best, timed[best][0]
     return _choices[key]
