@@ -225,7 +225,7 @@ def test_resume_skips_committed_shards_and_refuses_other_configs(ray_session, tm
 
 def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert classify_survey.main(["--n-samples", "4"]) == 0
+    assert classify_survey.main([]) == 0  # exactly the README's demo
     out = capsys.readouterr().out
     assert "36 real SDSS barred galaxies with redshifts" in out
     assert "ensemble sdss-finetuned, saliency maps and bar lengths from saliency-evidence" in out

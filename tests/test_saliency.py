@@ -160,3 +160,35 @@ def test_dihedral_symmetry_averages_the_network_over_rotations_and_mirrors():
         smoothgrad([m], torch.rand(1, 3, 8, 6), symmetry="dihedral")
     with pytest.raises(ValueError, match="symmetry must be one of"):
         smoothgrad([m], x, symmetry="rot45")
+
+
+class Counting(nn.Module):
+    """A non-linear model (so its gradient depends on the view) that counts the images it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+        torch.manual_seed(3)
+        self.conv = nn.Conv2d(3, 37, 3, padding=1).requires_grad_(False)
+
+    def forward(self, x):
+        self.seen += x.shape[0]
+        return torch.tanh(self.conv(x)).pow(2).mean(dim=(2, 3))
+
+
+@pytest.mark.parametrize("symmetry,distinct", [("dihedral", 8), ("none", 1)])
+def test_noise_free_maps_run_each_distinct_view_once(symmetry, distinct):
+    """At S_noise 0 copy k repeats copy k mod 8 (or copy 0): N = 64 gives the map of one round,
+    from one round of passes; an N that is not a whole number of rounds runs every copy."""
+    m = Counting()
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for gradients in ("abs", "var"):
+        one = smoothgrad([m], x, n_samples=distinct, s_noise=0.0, symmetry=symmetry, gradients=gradients)
+        m.seen = 0
+        many = smoothgrad([m], x, n_samples=64, s_noise=0.0, symmetry=symmetry, gradients=gradients, chunk_size=24)
+        assert m.seen == 2 * distinct
+        torch.testing.assert_close(many, one)
+    if symmetry == "dihedral":
+        m.seen = 0
+        uneven = smoothgrad([m], x, n_samples=12, s_noise=0.0, symmetry=symmetry)  # 4 views twice, 4 once
+        assert m.seen == 2 * 12 and not torch.allclose(uneven, one, atol=1e-4)

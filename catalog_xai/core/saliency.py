@@ -82,7 +82,9 @@ def smoothgrad(
     models : modules mapping (B, 3, H, W) in [0, 1] to logits; parameters frozen.
     x : (B, 3, H, W) images in [0, 1], on the models' device.
     n_samples : N, noisy copies per image (paper: 256).
-    s_noise : S_noise, noise sigma as a fraction of each image's value range.
+    s_noise : S_noise, noise sigma as a fraction of each image's value range.  At 0 the map is
+        the plain gradient (averaged over the 8 symmetries with ``dihedral``), computed from 1
+        (8) copies whatever N is, when N is a multiple of that: further copies would repeat them.
     x_input : X_input, multiply by the greyscale image.
     target : index of the logit to explain (Class3.1, bar yes), or a pair (i, j): the contrast
         logit_i - logit_j (see ``score_target``).
@@ -123,6 +125,13 @@ def smoothgrad(
     seeds = list(range(b)) if seeds is None else list(seeds)
     if len(seeds) != b:
         raise ValueError(f"need one seed per image: {len(seeds)} seeds for {b} images")
+    if s_noise == 0:
+        # Without noise the copies differ only by their symmetry: copy k repeats copy k mod 8
+        # (dihedral) or copy 0 (none), so a whole number of rounds has the mean (and the variance)
+        # of one round, computed once.
+        distinct = 8 if symmetry == "dihedral" else 1
+        if n_samples % distinct == 0:
+            n_samples = min(n_samples, distinct)
     x = x.float()
     if chunk_size == 0:
         first = target[0] if isinstance(target, tuple) else target
