@@ -184,7 +184,7 @@ def bench_bar_lab(args) -> None:
                  if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
-    params = {name: MethodParams.from_dict({**ens.manifest.get("method", {}), **overrides})
+    params = {name: MethodParams.from_dict({"n_samples": 64, **ens.manifest.get("method", {}), **overrides})
               for name, ens in ensembles.items()}
     rows = []
     for lab in sets:
@@ -215,7 +215,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("bar_lab", help="the saliency lab: bar lengths against the truth (issue 12)")
     p.add_argument("--checkpoints", nargs="+", default=["saliency-evidence", "sdss-finetuned"])
     p.add_argument("--per-cell", type=int, default=N_PER_CELL)
-    p.add_argument("--n-samples", type=int, default=64, help="SmoothGrad N for the lab (the product's default: 256)")
+    p.add_argument("--n-samples", type=int,
+                   help="SmoothGrad N (default: the ensemble's own, from its manifest; else 64, not the paper's 256)")
     p.add_argument("--tc", type=float)
     p.add_argument("--tl", type=int)
     p.add_argument("--linearity")
