@@ -232,7 +232,7 @@ def test_default_demo_runs_on_the_shipped_real_sample(ray_session, tmp_path, mon
     table = pq.read_table(tmp_path / "runs/demo/vac-bars")
     prov = json.loads(table.schema.metadata[b"catalog_xai.provenance"])
     assert (prov["ensemble"], prov["bar_ensemble"]) == ("sdss-finetuned", "saliency-evidence")
-    assert prov["params"]["tc"] == 0.3 and prov["params"]["linearity"] == "eigen"  # the bar ensemble's read-out
+    assert prov["params"]["tc"] == 0.1 and prov["params"]["linearity"] == "eigen"  # the bar ensemble's read-out
     own = storage.read_manifest(storage.DEFAULT_BAR_CHECKPOINT)["method"]  # and its SmoothGrad, from its manifest
     assert {k: prov["params"][k] for k in own} == own and own.get("symmetry") == "dihedral"
     t = table.to_pandas()
