@@ -22,7 +22,7 @@ def _maps():
     for _ in range(30):  # random maps of varied contrast and size
         h = int(rng.integers(6, 48))
         out.append(rng.random((h, h)) ** rng.uniform(0.5, 8))
-    for ang in np.linspace(0, np.pi, 19):  # every 10 deg  # synthetic bars at every angle, incl. along rows/columns
+    for ang in np.linspace(0, np.pi, 19):  # synthetic bars every 10 deg, incl. along rows/columns
         out.append(_bar_map(48, ang, rng.uniform(10, 40), rng.uniform(1, 4), rng))
     flat = np.zeros((20, 20))
     single = np.zeros((20, 20))

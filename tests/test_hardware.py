@@ -74,8 +74,12 @@ def test_chunk_search_stops_at_the_images_one_call_holds():
     assert small.chunk_size == 4  # below the smallest candidate: the call's own size is the only one
     capped = params_for_device(MethodParams(precision="fp32", chunk_size=0, n_samples=10), ens, galaxies_per_call=2)
     assert capped.chunk_size in (8, 16, 20)
+    # noise-free and dihedral, N = 64 runs 8 distinct copies a galaxy (saliency.copies_run): 16 a call
+    noise_free = params_for_device(MethodParams(precision="fp32", chunk_size=0, n_samples=64, s_noise=0.0,
+                                                symmetry="dihedral"), ens, galaxies_per_call=2)
+    assert noise_free.chunk_size in (8, 16)
     searched = [k[-1] for k in hardware._chosen if k[0] == (id(models[0]),)]
-    assert sorted(searched) == [(4,), (8, 16, 20)], searched
+    assert sorted(searched) == [(4,), (8, 16), (8, 16, 20)], searched
 
 
 def test_auto_precision_keeps_bf16_only_where_native_and_faster():

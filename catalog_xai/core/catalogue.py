@@ -107,14 +107,16 @@ def params_for_device(params: MethodParams, maps_from: Ensemble, galaxies_per_ca
     """``params`` with ``precision="auto"`` and ``chunk_size=0`` decided for the device of the
     ensemble that computes the maps (``hardware.choose``: measured once per process): what a
     catalogue shard records it was made with.  ``galaxies_per_call``: the most galaxies one call
-    will hold, so that no chunk larger than their N copies is timed."""
+    will hold, so that no chunk larger than the copies it runs is timed."""
     if params.precision != "auto" and params.chunk_size:
         return params
     precision, chunk = hardware.choose(maps_from.members, input_size=maps_from.spec.input_size,
                                        device=maps_from.device, precision=params.precision,
                                        chunk_size=params.chunk_size,
                                        target=int(np.atleast_1d(saliency.score_target(params.score))[0]),
-                                       max_chunk=galaxies_per_call * params.n_samples if galaxies_per_call else None)
+                                       max_chunk=galaxies_per_call * saliency.copies_run(
+                                           params.n_samples, params.s_noise, params.symmetry)
+                                       if galaxies_per_call else None)
     return replace(params, precision=precision, chunk_size=int(chunk))
 
 

@@ -61,6 +61,20 @@ def normalise_maps(maps: torch.Tensor) -> torch.Tensor:
     return torch.where(span > 0, (maps - lo) / torch.where(span > 0, span, 1), torch.zeros_like(maps))
 
 
+def copies_run(n_samples: int, s_noise: float, symmetry: str) -> int:
+    """How many of the N copies ``smoothgrad`` passes through each network.
+
+    Without noise the copies differ only by their symmetry: copy k repeats copy k mod 8
+    (dihedral) or copy 0 (none), so a whole number of rounds has the mean (and the variance) of
+    one round, computed once.  Otherwise all N.
+    """
+    if s_noise == 0:
+        distinct = 8 if symmetry == "dihedral" else 1
+        if n_samples % distinct == 0:
+            return min(n_samples, distinct)
+    return n_samples
+
+
 def smoothgrad(
     models: Sequence[nn.Module],
     x: torch.Tensor,
@@ -125,13 +139,7 @@ def smoothgrad(
     seeds = list(range(b)) if seeds is None else list(seeds)
     if len(seeds) != b:
         raise ValueError(f"need one seed per image: {len(seeds)} seeds for {b} images")
-    if s_noise == 0:
-        # Without noise the copies differ only by their symmetry: copy k repeats copy k mod 8
-        # (dihedral) or copy 0 (none), so a whole number of rounds has the mean (and the variance)
-        # of one round, computed once.
-        distinct = 8 if symmetry == "dihedral" else 1
-        if n_samples % distinct == 0:
-            n_samples = min(n_samples, distinct)
+    n_samples = copies_run(n_samples, s_noise, symmetry)
     x = x.float()
     if chunk_size == 0:
         first = target[0] if isinstance(target, tuple) else target
