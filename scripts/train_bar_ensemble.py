@@ -41,6 +41,20 @@ def load_init(model: torch.nn.Module, path: str) -> None:
     model.load_state_dict(state)
 
 
+def unbarred_by_votes(cumulative: np.ndarray, max_bar: float, min_asked: float = 0.1) -> np.ndarray:
+    """(N,) bool: galaxies with no bar by their GZ2 votes (N, 37 cumulative fractions): the bar
+    question's per-question yes fraction is at most ``max_bar``, or fewer than ``min_asked`` of the
+    volunteers reached it (smooth or edge-on).  Missing votes (NaN) are not evidence of no bar."""
+    from catalog_xai import columns as C
+    from catalog_xai.core.labels import conditional_from_cumulative
+
+    i_yes, i_no = C.ANSWER_NAMES.index("bar_yes"), C.ANSWER_NAMES.index("bar_no")
+    asked = cumulative[:, i_yes] + cumulative[:, i_no]
+    cond = conditional_from_cumulative(cumulative)[:, i_yes]
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(asked) & ((asked < min_asked) | (np.nan_to_num(cond, nan=1.0) <= max_bar))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", required=True)
@@ -65,6 +79,10 @@ def main() -> None:
     ap.add_argument("--real-survey", default=None, help="labelled survey to fine-tune on (vote fractions)")
     ap.add_argument("--real-repeat", type=int, default=2, help="each real galaxy appears this often per epoch")
     ap.add_argument("--holdout-from", default=None, help="training_log.json whose holdout_objids are left out")
+    ap.add_argument("--real-empty-below", type=float, default=None, metavar="P",
+                    help="real galaxies whose volunteers' bar fraction (per question) is at most P, or who were "
+                         "hardly asked it (smooth or edge-on), get a known *empty* bar mask: the evidence map "
+                         "learns not to fire on real nuclei, rings and disks (default: real masks unknown)")
     ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N galaxies (timing)")
@@ -91,11 +109,16 @@ def main() -> None:
             keep = torch.from_numpy(np.array([int(o) not in held for o in objids]))
             xr, yr = xr[keep], yr[keep]
         n_real = len(xr)
+        # real galaxies have no bar mask (unknown), except those volunteers call unbarred: an empty one
+        known_r = torch.zeros(n_real, dtype=torch.bool)
+        if args.real_empty_below is not None:
+            known_r = torch.from_numpy(unbarred_by_votes(yr.numpy(), args.real_empty_below))
+            print(f"real: {int(known_r.sum())} of {n_real} unbarred by the votes get an empty bar mask")
         xr, yr = xr.repeat(args.real_repeat, 1, 1, 1), yr.repeat(args.real_repeat, 1)
         x = torch.cat([x, xr])
         y = torch.cat([y, yr])
         masks = torch.cat([masks, torch.zeros((len(xr), *masks.shape[1:]), dtype=masks.dtype)])
-        known = torch.cat([known, torch.zeros(len(xr), dtype=torch.bool)])  # real: no mask, not an empty one
+        known = torch.cat([known, known_r.repeat(args.real_repeat)])
     os.makedirs(args.out, exist_ok=True)
     name = f"{args.architecture}-s{args.seed}{args.tag}"
     state_path = os.path.join(args.out, f"{name}.state.pt")
