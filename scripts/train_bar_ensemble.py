@@ -23,6 +23,7 @@ import time
 import numpy as np
 import torch
 
+from catalog_xai.core.labels import unbarred_by_votes
 from catalog_xai.core.models import bar_evidence_state_from_silu_slim, default_spec
 from catalog_xai.core.training import TrainConfig, new_member, train_model
 from catalog_xai.storage.checkpoints import load_train_state, load_weights, save_train_state
@@ -39,20 +40,6 @@ def load_init(model: torch.nn.Module, path: str) -> None:
             raise ValueError(f"{path} is not a silu_slim member: unexpected {unexpected}, missing {missing}")
         return
     model.load_state_dict(state)
-
-
-def unbarred_by_votes(cumulative: np.ndarray, max_bar: float, min_asked: float = 0.1) -> np.ndarray:
-    """(N,) bool: galaxies with no bar by their GZ2 votes (N, 37 cumulative fractions): the bar
-    question's per-question yes fraction is at most ``max_bar``, or fewer than ``min_asked`` of the
-    volunteers reached it (smooth or edge-on).  Missing votes (NaN) are not evidence of no bar."""
-    from catalog_xai import columns as C
-    from catalog_xai.core.labels import conditional_from_cumulative
-
-    i_yes, i_no = C.ANSWER_NAMES.index("bar_yes"), C.ANSWER_NAMES.index("bar_no")
-    asked = cumulative[:, i_yes] + cumulative[:, i_no]
-    cond = conditional_from_cumulative(cumulative)[:, i_yes]
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(asked) & ((asked < min_asked) | (np.nan_to_num(cond, nan=1.0) <= max_bar))
 
 
 def main() -> None:

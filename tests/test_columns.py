@@ -59,6 +59,26 @@ def test_per_question_fractions_sum_to_one_and_invert_the_cumulative_ones():
     assert C.LABEL_COLUMNS[C.BAR_YES_INDEX] == "vote_bar_yes_cumulative_fraction"
 
 
+def test_unbarred_by_votes_needs_the_bar_question_answered_no_or_not_reached():
+    """Known-empty bar masks for training go only to galaxies the votes call unbarred."""
+    import numpy as np
+
+    from catalog_xai.core.labels import cumulative_from_conditional, unbarred_by_votes
+
+    per_q = np.full((4, C.N_OUTPUTS), 0.5)
+    feat, edge_no = C.ANSWER_NAMES.index("smooth_or_featured_features_or_disk"), C.ANSWER_NAMES.index("edge_on_no")
+    yes = C.ANSWER_NAMES.index("bar_yes")
+    per_q[:, feat], per_q[:, feat - 1], per_q[:, feat + 1] = 0.9, 0.05, 0.05
+    per_q[:, edge_no], per_q[:, edge_no - 1] = 0.9, 0.1
+    per_q[:, yes], per_q[:, yes + 1] = [0.1, 0.6, 0.3, 0.1], [0.9, 0.4, 0.7, 0.9]
+    per_q[3, feat], per_q[3, feat - 1] = 0.05, 0.9  # smooth: the bar question hardly reached
+    cum = cumulative_from_conditional(per_q)
+    assert unbarred_by_votes(cum, 0.2).tolist() == [True, False, False, True]
+    assert unbarred_by_votes(cum, 0.3).tolist() == [True, False, True, True]
+    cum[0, yes:yes + 2] = np.nan  # the bar answers missing: not evidence of no bar
+    assert not unbarred_by_votes(cum, 0.2)[0]
+
+
 def test_flags_are_distinct_bits_and_documented():
     values = [f.value for f in C.FLAG_BITS]
     assert len(set(values)) == len(values) and all(v & (v - 1) == 0 for v in values)

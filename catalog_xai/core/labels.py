@@ -79,6 +79,21 @@ def conditional_from_cumulative(cumulative: np.ndarray) -> np.ndarray:
     return out
 
 
+def unbarred_by_votes(cumulative: np.ndarray, max_bar: float, min_asked: float = 0.1) -> np.ndarray:
+    """(N,) bool: galaxies with no bar by their GZ2 votes, from (N, 37) cumulative fractions.
+
+    No bar: the bar question's per-question "yes" fraction is at most ``max_bar``, or fewer than
+    ``min_asked`` of the volunteers reached the question (smooth or edge-on).  A galaxy whose bar
+    answers are missing (NaN) is not called unbarred: no votes are not evidence of no bar.
+    """
+    cum = np.asarray(cumulative, dtype=np.float64)
+    i_yes, i_no = C.ANSWER_NAMES.index("bar_yes"), C.ANSWER_NAMES.index("bar_no")
+    asked = cum[:, i_yes] + cum[:, i_no]
+    yes = conditional_from_cumulative(cum)[:, i_yes]
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(asked) & ((asked < min_asked) | (np.nan_to_num(yes, nan=1.0) <= max_bar))
+
+
 # ------------------------------------------------------------- Hart et al. (2016) GZ2 table
 #: Hart et al. (2016) answer number -> Kaggle answer id (t08 a38 is dust lane, a35 unused).
 HART_ANSWERS = {
