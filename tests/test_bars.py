@@ -88,3 +88,27 @@ def test_grid_equals_single_measurements():
         for i, tc in enumerate(tcs):
             for j, tl in enumerate(tls):
                 assert grid[i, j] == measure_bar(m, tc=tc, tl=tl, linearity=crit).length_pix
+
+
+def test_near_centre_drops_a_bright_neighbour_and_keeps_a_bar_split_by_its_nucleus():
+    """A neighbour above half the peak joins the mask (the paper's Algorithm 1 spans to it);
+    ``keep_near_centre`` blanks it, keeps both halves of a bar with a dark centre, leaves NaN."""
+    from catalog_xai.core.bars import keep_near_centre
+
+    m = np.zeros((112, 112))
+    m[54:58, 36:76] = 1.0  # a 40-px bar along the rows, centred
+    m[54:58, 54:58] = 0.3  # its dark nucleus splits it in two above 0.5
+    m[10:16, 95:101] = 0.9  # a bright neighbour near the corner
+    m[0, 0] = np.nan
+    paper = measure_bar(m, tc=0.1, tl=10, linearity="eigen").length_pix
+    assert paper > 75  # the farthest pair reaches the neighbour
+    kept = keep_near_centre(m[None], 0.18)[0]
+    assert kept[10:16, 95:101].max() == 0 and np.isnan(kept[0, 0])
+    np.testing.assert_array_equal(kept[54:58, 30:82], m[54:58, 30:82])  # both halves, untouched
+    assert 38 <= measure_bar(kept, tc=0.1, tl=10, linearity="eigen").length_pix <= 41
+    assert keep_near_centre(m[None], 0.0) is not None and np.array_equal(keep_near_centre(m[None], 0.0), m[None],
+                                                                         equal_nan=True)
+    # nothing close to the centre: the nearest piece is kept rather than blanking the map
+    off = np.zeros((112, 112))
+    off[5:9, 5:30] = 1.0
+    assert keep_near_centre(off[None], 0.05)[0].max() == 1.0

@@ -281,12 +281,13 @@ def measure_and_convert(
         meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
-            mean_map = ensemble_mean_maps(inferred)
+            mean_map = bars.keep_near_centre(ensemble_mean_maps(inferred), params.near_centre)
             res = bars.measure_bars(mean_map, **meas_kw)
             length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
             at_edge[ok_rows] = saliency.bar_reaches_edge(mean_map, res["threshold"], side)
         else:
-            member_maps = [saliency.restrict_to_data(m, side) for m in inferred.maps]
+            member_maps = [bars.keep_near_centre(saliency.restrict_to_data(m, side), params.near_centre)
+                           for m in inferred.maps]
             per_model = [bars.measure_bars(m, **meas_kw) for m in member_maps]
             length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
             threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)

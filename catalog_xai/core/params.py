@@ -76,6 +76,10 @@ class MethodParams:
     symmetry: str = _opt("none", "none: the paper's SmoothGrad; dihedral: the N noisy copies also cycle through the "
                                  "8 rotations/flips of the frame, gradients mapped back (same N; ~12% slower)",
                           choices=SYMMETRIES)
+    near_centre: float = _opt(0.0, "Algorithm 1 sees only the map's regions above its first threshold (0.5, "
+                                   "pieces up to 4 px apart joined) that come within this fraction of the map's "
+                                   "side of its centre: a bar is central, a neighbour or star is not. 0: every "
+                                   "pixel (the paper)")
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "
@@ -103,6 +107,8 @@ class MethodParams:
             problems.append(f"tc must be in (0, 1] (got {self.tc})")
         if self.tl < 0:
             problems.append(f"tl must be >= 0 (got {self.tl})")
+        if not 0 <= self.near_centre <= 1:
+            problems.append(f"near_centre must be in [0, 1], a fraction of the map's side (got {self.near_centre})")
         if not 0 < self.length_scale < 100:
             problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
         if self.chunk_size < 0:
