@@ -31,6 +31,14 @@ def test_method_lengths_cover_members_average_map_and_average_length():
     assert np.allclose(out["lengths (v)"], (out["member:a"] + out["member:b"] + out["member:c"]) / 3)
     xin = tuning.with_input(maps, rng.random((4, 24, 24)).astype(np.float32))
     assert xin.shape == maps.shape and np.isclose(xin.max(), 1.0)
+    # near_centre: members' maps and the mean map are measured on their central pieces, as the catalogue does
+    m = np.zeros((2, 1, 112, 112))
+    m[:, 0, 54:58, 36:76] = 1.0  # a central 40-px bar
+    m[:, 0, 10:16, 95:101] = 0.9  # a bright neighbour
+    every = tuning.method_lengths(m, ["a", "b"], [0.1], [10], "eigen")
+    near = tuning.method_lengths(m, ["a", "b"], [0.1], [10], "eigen", near_centre=0.18)
+    assert every["maps (iv)"][0, 0, 0] > 75 and every["member:a"][0, 0, 0] > 75
+    assert 38 <= near["maps (iv)"][0, 0, 0] <= 41 and 38 <= near["member:b"][0, 0, 0] <= 41
 
 
 def test_tune_job_end_to_end(tmp_path, tiny_ensemble):

@@ -125,7 +125,7 @@ def main(argv=None) -> int:
         maps_cache[s] = maps_for(ens, x, objids, base, s, base.seed)
         print(f"S_noise={s}: maps done ({time.perf_counter() - t0:.0f} s)", flush=True)
     rows, best = tuning.search_grid(maps_cache, grey, to_orig, ref, tune, names, tcs=args.grid_tc,
-                                    tls=args.grid_tl, linearities=args.grid_linearity)
+                                    tls=args.grid_tl, linearities=args.grid_linearity, near_centre=base.near_centre)
 
     # Errors from a second, independent SmoothGrad run of the chosen setting (paper §5.1).
     s = best["s_noise"]
@@ -205,7 +205,7 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     files = []
     mm = maps_cache[best["s_noise"]]
     mm = tuning.with_input(mm, grey) if best["x_input"] else mm
-    mean = mm.mean(0)
+    mean = bars.keep_near_centre(mm.mean(0), best["near_centre"])
     test_idx = np.flatnonzero(~tune)[:4]
     thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], linearity=best["linearity"]).threshold
            for i in test_idx]

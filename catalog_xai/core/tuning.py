@@ -28,8 +28,9 @@ def with_input(maps: np.ndarray, grey: np.ndarray) -> np.ndarray:
 
 
 def method_lengths(maps: np.ndarray, member_names: Sequence[str], tcs: Sequence[float], tls: Sequence[int],
-                   linearity: str = "pearson") -> dict[str, np.ndarray]:
-    """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps.
+                   linearity: str = "pearson", near_centre: float = 0.0) -> dict[str, np.ndarray]:
+    """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps, each map
+    measured on its central pieces as the catalogue does (``bars.keep_near_centre``).
 
     Raises
     ------
@@ -37,9 +38,10 @@ def method_lengths(maps: np.ndarray, member_names: Sequence[str], tcs: Sequence[
         If the linearity criterion is unknown.
     """
     per_member = np.stack([
-        np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in member]) for member in maps
+        np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in bars.keep_near_centre(member, near_centre)])
+        for member in maps
     ])  # (M, B, T, L)
-    mean_map = maps.mean(axis=0)
+    mean_map = bars.keep_near_centre(maps.mean(axis=0), near_centre)
     out = {f"member:{name}": per_member[k] for k, name in enumerate(member_names)}
     out["maps (iv)"] = np.stack([bars.measure_bar_grid(m, tcs, tls, linearity) for m in mean_map])
     out["lengths (v)"] = per_member.mean(axis=0)
@@ -87,7 +89,7 @@ ENSEMBLE_METHOD_OF = {"maps (iv)": "maps", "lengths (v)": "lengths"}
 def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_original: np.ndarray,
                 reference: np.ndarray, tune: np.ndarray, member_names: Sequence[str], *, tcs: Sequence[float],
                 tls: Sequence[int], linearities: Iterable[str],
-                x_inputs: Iterable[bool] = (False, True)) -> tuple[list[dict], dict]:
+                x_inputs: Iterable[bool] = (False, True), near_centre: float = 0.0) -> tuple[list[dict], dict]:
     """The paper's grid search (§4.5): every S_noise x X_input x linearity x method x (Tc, Tl).
 
     Parameters
@@ -96,6 +98,7 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
     grey : (B, H, W) greyscale images (for X_input).
     to_original : (B,) original pixels per map pixel; ``reference`` is in original pixels.
     tune : (B,) bool, the galaxies the choice is made on; the rest are the test set.
+    near_centre : Algorithm 1 on the maps' central pieces (``MethodParams.near_centre``; 0: all).
 
     Returns
     -------
@@ -114,14 +117,14 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
         for x_input in x_inputs:
             mm = with_input(maps, grey) if x_input else maps
             for linearity in linearities:
-                for method, lengths in method_lengths(mm, member_names, tcs, tls, linearity).items():
+                for method, lengths in method_lengths(mm, member_names, tcs, tls, linearity, near_centre).items():
                     lengths = lengths * to_original[:, None, None]
                     rho_t, _ = correlation_grid(lengths[tune], reference[tune])
                     i, j = np.unravel_index(np.nanargmax(rho_t), rho_t.shape)
                     rho_e, rmse_e = correlation_grid(lengths[~tune], reference[~tune])
                     fit = compare_lengths(lengths[~tune][:, i, j], reference[~tune])
                     row = {"method": method, "ensemble_method": ENSEMBLE_METHOD_OF.get(method), "linearity": linearity,
-                           "s_noise": s, "x_input": x_input, "tc": tcs[i], "tl": tls[j],
+                           "s_noise": s, "x_input": x_input, "near_centre": near_centre, "tc": tcs[i], "tl": tls[j],
                            "rho_tune": float(rho_t[i, j]), "rho_test": float(rho_e[i, j]),
                            "rmse_test_pix": float(rmse_e[i, j]), "scale": fit["scale"],
                            "rmse_test_after_scale": fit["rmse_after_scale"]}
@@ -140,4 +143,5 @@ def row_lengths(maps: np.ndarray, grey: np.ndarray, member_names: Sequence[str],
         If the row's linearity criterion is unknown.
     """
     mm = with_input(maps, grey) if row["x_input"] else maps
-    return method_lengths(mm, member_names, [row["tc"]], [row["tl"]], row["linearity"])[row["method"]][:, 0, 0]
+    return method_lengths(mm, member_names, [row["tc"]], [row["tl"]], row["linearity"],
+                          row["near_centre"])[row["method"]][:, 0, 0]
