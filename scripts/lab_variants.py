@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
-    from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
+    from benchmarks.bar_lab import DEFAULT_REAL, N_PER_CELL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
     from catalog_xai.core.ensemble import Ensemble
     from catalog_xai.core.evaluation import length_agreement
@@ -36,21 +36,20 @@ def main(argv=None) -> int:
     ap.add_argument("--members", nargs="+", type=int, help="only these members (0-based), e.g. one network alone")
     ap.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"])
     ap.add_argument("--tune", action="store_true", help="also the held-out generated-tune set")
-    ap.add_argument("--per-cell", type=int, default=None,
-                    help="generated galaxies per (length, angle) cell (the lab's default 4: 96 a set; 8 halves "
-                         "the intervals' width squared)")
+    ap.add_argument("--per-cell", type=int, default=N_PER_CELL,
+                    help="generated galaxies per (length, angle) cell (the lab's 4: 96 a set; 8 halves the "
+                         "intervals' width squared)")
     ap.add_argument("--output", type=Path, help="append each variant's figures to this JSON-lines file")
     args = ap.parse_args(argv)
     ens = storage.load_ensemble(args.checkpoint)
     if args.members:
         ens = Ensemble([ens.models[i] for i in args.members], manifest=ens.manifest)
     names = args.sets + (["generated-tune"] if args.tune else [])
-    per_cell = {} if args.per_cell is None else {"n_per_cell": args.per_cell}
-    labs = [real_set(DEFAULT_REAL) if n == "real" else generated_set(n, **per_cell) for n in names]
+    labs = [real_set(DEFAULT_REAL) if n == "real" else generated_set(n, args.per_cell) for n in names]
     for variant in args.variants:
         params = MethodParams.from_dict({**ens.manifest.get("method", {}), **variant})
         row: dict = {"checkpoint": args.checkpoint, "members": args.members, "variant": variant,
-                     **({"per_cell": args.per_cell} if args.per_cell else {})}
+                     "per_cell": args.per_cell}
         t0 = time.perf_counter()
         for lab in labs:
             with warnings.catch_warnings():
