@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from catalog_xai.core.bars import bar_endpoints
-from catalog_xai.core.params import GRADIENTS, SCORES, SYMMETRIES
+from catalog_xai.core.bars import isolated_bar
+from catalog_xai.core.params import GRADIENTS, READOUTS, SCORES, SYMMETRIES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REAL = ROOT.parent / "shared" / "data" / "hoyle_bar_lengths"
@@ -124,7 +124,7 @@ def figures_for(lab: LabSet, measured: np.ndarray) -> dict:
     return row
 
 
-def panel_figure(lab: LabSet, res: dict, path: Path, title: str) -> None:
+def panel_figure(lab: LabSet, res: dict, path: Path, title: str, params) -> None:
     """Best, median and worst galaxies of a set: image, map, isolated bar with its length."""
     import matplotlib
 
@@ -142,12 +142,11 @@ def panel_figure(lab: LabSet, res: dict, path: Path, title: str) -> None:
     for row, (label, i) in enumerate(picks.items()):
         img = res["framed"][i].transpose(1, 2, 0)
         sal = res["maps"][i]
-        mask = sal > res["threshold"][i] if np.isfinite(res["threshold"][i]) else np.zeros_like(sal, bool)
+        mask, ends = isolated_bar(sal, params)
         axes[row, 0].imshow(img, origin="upper")
         axes[row, 1].imshow(sal, cmap="inferno", origin="upper")
         axes[row, 2].imshow(img.mean(2), cmap="gray", origin="upper")
         axes[row, 2].imshow(np.ma.masked_where(~mask, mask), cmap="autumn", alpha=0.6, origin="upper")
-        ends = bar_endpoints(mask)
         if ends is not None:
             (r0, c0), (r1, c1) = ends
             axes[row, 2].plot([c0, c1], [r0, r1], "c-", lw=1.5)
@@ -180,7 +179,8 @@ def bench_bar_lab(args) -> None:
         print(f"no real tuning set at {real}: skipping it")
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
                                    ("linearity", args.linearity), ("score", args.score),
-                                   ("gradients", args.gradients), ("symmetry", args.symmetry))
+                                   ("gradients", args.gradients), ("symmetry", args.symmetry),
+                                   ("readout", args.readout), ("profile_fraction", args.profile_fraction))
                  if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
@@ -198,7 +198,7 @@ def bench_bar_lab(args) -> None:
             rows.append({"set": lab.name, "method": f"saliency: {name}", **figures_for(lab, res["length_pix"]),
                          "seconds": res["seconds"], "framing": res["framing"]})
             panel_figure(lab, res, ROOT / "docs" / "figures" / f"bar_lab_{name.replace('/', '_')}_{lab.name}.png",
-                         f"{name} on {lab.name}: best, median, worst")
+                         f"{name} on {lab.name}: best, median, worst", params[name])
             print(_short(rows[-1]), flush=True)
     _save(args.output, rows, {"n_per_cell": args.per_cell, "overrides": overrides,
                             "total_seconds": time.perf_counter() - t_start})
@@ -223,6 +223,8 @@ def add_parser(sub) -> None:
     p.add_argument("--score", choices=SCORES, help="the logit SmoothGrad explains")
     p.add_argument("--gradients", choices=GRADIENTS, help="SmoothGrad, SmoothGrad^2 or VarGrad")
     p.add_argument("--symmetry", choices=SYMMETRIES, help="SmoothGrad over the frame's rotations/flips")
+    p.add_argument("--readout", choices=READOUTS, help="Algorithm 1 or the axis profile")
+    p.add_argument("--profile-fraction", type=float, help="the axis profile's end level, a fraction of its peak")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],

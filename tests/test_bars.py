@@ -111,3 +111,90 @@ def test_near_centre_drops_a_bright_neighbour_and_keeps_a_bar_split_by_its_nucle
     off = np.zeros((112, 112))
     off[5:9, 5:30] = 1.0
     assert keep_near_centre(off[None], 0.05)[0].max() == 1.0
+
+
+def _segment_map(size, angle_deg, half_length, *, thickness=2.0, fade_to=1.0):
+    """A bar through the centre at ``angle_deg`` (from the column axis towards rows): 1 at the centre,
+    ``fade_to`` at its ends, Gaussian across it; 0 beyond its ends."""
+    r, c = np.mgrid[:size, :size] - (size - 1) / 2
+    a = np.radians(angle_deg)
+    along, across = c * np.cos(a) + r * np.sin(a), -c * np.sin(a) + r * np.cos(a)
+    level = 1 - (1 - fade_to) * np.abs(along) / half_length
+    return np.where(np.abs(along) <= half_length, level, 0.0) * np.exp(-0.5 * (across / thickness) ** 2)
+
+
+@pytest.mark.parametrize("angle", [0.0, 30.0, 90.0, 135.0])
+def test_axis_profile_recovers_a_bar_at_any_angle(angle):
+    from catalog_xai.core.bars import bar_axis, measure_bar_profile
+
+    m = _segment_map(112, angle, 20.0)
+    assert abs(((np.degrees(bar_axis(m)) - angle) + 90) % 180 - 90) < 1.0
+    res = measure_bar_profile(m, fraction=0.35, width=8)
+    assert abs(res.length_pix - 40) <= 2
+    (r0, c0), (r1, c1) = res.ends
+    assert abs(np.hypot(r1 - r0, c1 - c0) - res.length_pix) < 1e-9  # the length is the ends' distance
+    assert abs((r0 + r1) / 2 - 55.5) <= 1 and abs((c0 + c1) / 2 - 55.5) <= 1  # centred, as the bar is
+
+
+def test_axis_profile_ignores_speckle_off_the_axis_and_reaches_faded_ends():
+    """Algorithm 1's farthest pair spans a bright blob beside the bar and stops at half the peak;
+    the profile along the bar's axis does neither (why the read-out exists)."""
+    from catalog_xai.core.bars import measure_bar_profile
+
+    m = _segment_map(112, 0.0, 20.0)
+    m[30:35, 80:85] = 0.8  # speckle 24 px off the axis, beyond the bar's end (and outside the axis estimate)
+    assert measure_bar(m, tc=0.1, tl=10, linearity="eigen").length_pix > 45
+    assert abs(measure_bar_profile(m, fraction=0.35, width=8).length_pix - 40) <= 2
+    faded = _segment_map(112, 60.0, 20.0, fade_to=0.4)  # ends at 0.4 of the peak
+    assert measure_bar(faded, tc=0.1, tl=10, linearity="eigen").length_pix < 36
+    assert abs(measure_bar_profile(faded, fraction=0.35, width=8).length_pix - 40) <= 2
+
+
+def test_axis_profile_edge_cases_and_the_batched_readout():
+    from catalog_xai.core.bars import isolated_bar, measure_bar_profile
+    from catalog_xai.core.params import MethodParams
+
+    flat = measure_bar_profile(np.zeros((32, 32)))
+    assert np.isnan(flat.length_pix) and flat.ends is None
+    nan_map = _segment_map(64, 45.0, 10.0)
+    nan_map[:5] = np.nan  # outside the data: weighs nothing, never an end
+    assert abs(measure_bar_profile(nan_map).length_pix - 20) <= 2
+    for bad in (dict(fraction=0.0), dict(fraction=1.5), dict(width=-1)):
+        with pytest.raises(ValueError):
+            measure_bar_profile(nan_map, **bad)
+    with pytest.raises(ValueError, match="read-out"):
+        measure_bars(nan_map[None], readout="moments")
+    maps = np.stack([_segment_map(64, 45.0, 10.0), np.zeros((64, 64))])
+    res = measure_bars(maps, readout="axis_profile", profile_fraction=0.35, profile_width=8)
+    assert abs(res["length_pix"][0] - 20) <= 2 and np.isnan(res["length_pix"][1])
+    assert res["ends"].shape == (2, 2, 2) and np.isnan(res["ends"][1]).all()
+    mask, ends = isolated_bar(maps[0], MethodParams(readout="axis_profile"))
+    assert ends is not None and mask.any()
+    rr, cc = np.nonzero(mask)  # every pixel of the isolated bar lies on the bar's diagonal strip
+    assert np.abs(rr - cc).max() <= 4 * np.sqrt(2)
+    assert isolated_bar(maps[1], MethodParams(readout="axis_profile"))[1] is None
+
+
+def test_ends_reach_edge_of_the_data():
+    from catalog_xai.core.saliency import ends_reach_edge
+
+    ends = np.array([[[30.0, 10.0], [30.0, 50.0]],  # inside a 64-px frame of full data
+                     [[30.0, 0.5], [30.0, 60.0]],  # reaches the frame's edge
+                     [[30.0, 12.0], [30.0, 50.0]],  # the data is the central 40 px: reaches it
+                     [[np.nan, np.nan], [np.nan, np.nan]]])
+    got = ends_reach_edge(ends, (64, 64), np.array([64.0, 64.0, 40.0, 64.0]))
+    assert list(got) == [False, True, True, False]
+
+
+def test_axis_profile_keeps_a_bar_split_by_its_nucleus_and_drops_a_neighbour_along_its_axis():
+    """Real maps light a bar's two ends with a dark nucleus between them; a companion can lie on the
+    bar's line.  With ``near_centre`` the runs near the centre count (both halves) and a far one does not."""
+    from catalog_xai.core.bars import measure_bar_profile
+
+    m = _segment_map(112, 0.0, 20.0)
+    m[:, 50:62] *= 0.1  # a dark nucleus: the profile has two runs, 12 px apart
+    m[54:58, 100:106] = 0.9  # a companion on the bar's axis, 45-50 px from the centre
+    assert measure_bar_profile(m, fraction=0.3).length_pix > 60  # every run: out to the companion
+    near = measure_bar_profile(m, fraction=0.3, near_centre=0.18)
+    assert abs(near.length_pix - 40) <= 2
+    assert near.ends[1][1] < 80  # the far end is the bar's, not the companion's

@@ -162,9 +162,10 @@ def test_row_without_objid_is_kept_with_a_status(tiny_ensemble, synthetic_table)
     assert np.isnan(out["bar_yes_fraction"][1]) and np.isnan(out[C.BAR_LENGTH_PIX][1])
 
 
-def test_a_bar_that_reaches_the_edge_of_the_data_is_flagged():
+@pytest.mark.parametrize("readout", ["algorithm1", "axis_profile"])
+def test_a_bar_that_reaches_the_edge_of_the_data_is_flagged(readout):
     """A bar inside the data is not flagged; one that runs into the edge of a padded (tight) cutout is, and
-    its length stays a measurement (a lower limit), not a silent cap."""
+    its length stays a measurement (a lower limit), not a silent cap: with either read-out."""
     size = 48
     inside = _bar_map(size, 8, 30, seed=1)
     long_bar = _bar_map(size, 30, 20, seed=2)
@@ -176,7 +177,7 @@ def test_a_bar_that_reaches_the_edge_of_the_data_is_flagged():
     inferred = EnsembleOutput(framed, fractions, np.zeros_like(fractions), conditional_from_cumulative(fractions),
                               np.zeros_like(fractions), maps, "native")
     out = measure_and_convert(inferred, objid=[1, 2], redshift=[0.05] * 2, pixel_scale_arcsec=[0.4] * 2,
-                              params=MethodParams(tc=0.85, tl=5, linearity="eigen"))
+                              params=MethodParams(tc=0.85, tl=5, linearity="eigen", readout=readout))
     assert list(out[C.BAR_REACHES_EDGE]) == [False, True]
     assert [C.flag_names(int(f)) for f in out[C.FLAGS]] == [[], ["bar_reaches_edge"]]
     assert np.all(np.isfinite(out[C.BAR_LENGTH_PIX]))

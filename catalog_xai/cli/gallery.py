@@ -75,6 +75,23 @@ def read_images(survey_url: str, objids: set[int], so: dict) -> dict[int, bytes]
     return found
 
 
+def _job_params(job: dict):
+    """The method the catalogue was measured with (its job manifest's), to draw the bar it measured;
+    None for a catalogue without one (the panels then fall back to map > bar_threshold)."""
+    from dataclasses import fields
+
+    from catalog_xai.core.params import MethodParams
+
+    given = job.get("params")
+    if not isinstance(given, dict):
+        return None
+    known = {f.name for f in fields(MethodParams)}
+    try:
+        return MethodParams.from_dict({k: v for k, v in given.items() if k in known})
+    except (TypeError, ValueError):
+        return None
+
+
 def _float(v) -> float:
     try:
         return float("nan") if v is None else float(v)
@@ -180,6 +197,7 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
     survey_url = survey_url or job.get("input")
     if not survey_url:
         raise FileNotFoundError(f"{catalogue_url} has no {storage.JOB_MANIFEST} naming its survey: give --survey")
+    params = _job_params(job)
     maps = _read_maps(catalogue_url, so)
     df = df.assign(_has_map=df[C.OBJID].isin(maps.keys()))
     df = df.sort_values(["_has_map", "bar_yes_fraction"], ascending=[False, False], na_position="last")
@@ -208,7 +226,7 @@ def make_gallery(catalogue_url: str, output_url: str, *, survey_url: str | None 
             length = _float(rec.get(C.BAR_LENGTH_ARCSEC))
             fig = gallery_panel(
                 rgb, None if m is None else decode_map(m[C.MAP], int(m["map_side"])),
-                threshold=_float(rec.get(C.BAR_THRESHOLD)),
+                threshold=_float(rec.get(C.BAR_THRESHOLD)), params=params,
                 map_origin_pix=m["map_origin_pix"] if m else 0.0, map_pixel_pix=m["map_pixel_pix"] if m else 1.0,
                 pixel_scale_arcsec=scale, length_label=f'{length:.1f}"' if np.isfinite(length) else "",
                 **(cam or {}))

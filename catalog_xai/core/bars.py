@@ -1,4 +1,5 @@
-"""Bar length from a saliency map: Algorithm 1 of Bhambra et al. (2022), method.md §4.
+"""Bar length from a saliency map: Algorithm 1 of Bhambra et al. (2022), method.md §4, and the
+axis-profile read-out (``measure_bar_profile``; issue 12 notebook, round K).
 
 Reference semantics (the authors' code): for T = 0.5, 0.5001, ..., 0.9999 keep the
 pixels with map > T, compute r = |Pearson corr(row, col)| over them, and stop at the
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import LINEARITY_CRITERIA, PAPER
+from .params import LINEARITY_CRITERIA, PAPER, READOUTS
 
 #: The 5,000 thresholds of Algorithm 1 (float64, shared with the reference).
 THRESHOLDS = 0.5 + np.arange(5000) / 10000.0
@@ -32,6 +33,7 @@ class BarMeasurement:
     threshold: float  # T at which the loop stopped
     n_pixels: int  # pixels in the final mask
     linearity: float  # the linearity statistic at that T (NaN if undefined)
+    ends: tuple[np.ndarray, np.ndarray] | None = None  # the bar's two ends, (row, col) in map pixels
 
 
 def _linearity(n: np.ndarray, sr: np.ndarray, sc: np.ndarray, srr: np.ndarray, scc: np.ndarray, src: np.ndarray,
@@ -149,7 +151,8 @@ class _SortedMap:
     def measurement(self, k: int, linearity: str) -> BarMeasurement:
         n_mask = int(self.n[k])
         length = _hull_diameter(self.idx[:n_mask], self.shape[1])
-        return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(linearity)[k]))
+        ends = _farthest_pair(self.idx[:n_mask], self.shape[1]) if n_mask else None
+        return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(linearity)[k]), ends)
 
 
 def measure_bar(saliency: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
@@ -225,18 +228,138 @@ def keep_near_centre(maps: np.ndarray, fraction: float, join_px: int = 2) -> np.
     return out
 
 
-def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
-                 linearity: str = PAPER.linearity) -> dict[str, np.ndarray]:
-    """``measure_bar`` over a stack (B, H, W); returns arrays length_pix, threshold, n_pixels.
+def bar_axis(saliency: np.ndarray, level: float = THRESHOLDS[0], radius_fraction: float = 0.3) -> float:
+    """Direction of the map's central bright part, radians from the column axis towards rows
+    (modulo pi): the major axis of the saliency-weighted second moments of the pixels above
+    ``level`` within ``radius_fraction`` x the side of the centre (of all pixels above it if fewer
+    than 3 lie there; 0 for a map with fewer than 3).  NaN pixels weigh nothing."""
+    m = np.nan_to_num(np.asarray(saliency, dtype=np.float64), nan=0.0)
+    h, w = m.shape
+    rows, cols = np.mgrid[:h, :w]
+    rows, cols = rows - (h - 1) / 2, cols - (w - 1) / 2
+    sel = (m > level) & (np.hypot(rows, cols) < radius_fraction * max(h, w))
+    if sel.sum() < 3:
+        sel = m > level
+    if sel.sum() < 3:
+        return 0.0
+    wt, r, c = m[sel], rows[sel], cols[sel]
+    r, c = r - np.average(r, weights=wt), c - np.average(c, weights=wt)
+    crr, ccc, crc = (np.average(v, weights=wt) for v in (r * r, c * c, r * c))
+    return float(0.5 * np.arctan2(2 * crc, ccc - crr))
+
+
+#: Gaps (profile samples) below the level that still join two runs of an axis profile into one.
+PROFILE_JOIN_PX = 2
+
+
+def measure_bar_profile(saliency: np.ndarray, *, fraction: float = PAPER.profile_fraction,
+                        width: int = PAPER.profile_width, near_centre: float = 0.0) -> BarMeasurement:
+    """Measure the bar along its axis: the map's profile through the frame's centre along
+    ``bar_axis``, each sample the maximum across a strip ``width`` px wide.  The bar is the
+    profile's runs at or above ``fraction`` x its peak (runs ``PROFILE_JOIN_PX`` or fewer samples
+    apart joined) that come within ``near_centre`` x the map's side of the centre (the nearest run
+    if none does; 0: every run), and its length the distance between their outermost samples.
+
+    Why: Algorithm 1's farthest pair spans every pixel above its threshold, so ripples beside the
+    bar and speckle off its axis lengthen it, and its 0.5 start cuts bars whose ends fade below
+    half the peak.  The strip ignores what is off the axis, a lower level reaches the ends, and
+    runs (not single pixels) let the two halves of a bar with a dark nucleus count while a
+    neighbour further along the axis does not (round K of docs/bar-lab-notebook.md).  ``ends`` are
+    the two ends as (row, col) in map pixels; ``threshold`` the map level that defined them.
 
     Raises
     ------
     ValueError
-        If a map is not 2-D or the linearity criterion is unknown.
+        If the map is not 2-D, ``fraction`` is not in (0, 1] or ``width`` < 0.
     """
-    res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
+    from scipy import ndimage
+
+    m = np.nan_to_num(np.asarray(saliency, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    if m.ndim != 2:
+        raise ValueError(f"saliency map must be 2-D (H, W), got shape {m.shape}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if width < 0:
+        raise ValueError(f"width must be >= 0, got {width}")
+    h, w = m.shape
+    theta = bar_axis(m)
+    reach = int(np.ceil(np.hypot(h, w) / 2))
+    t = np.arange(-reach, reach + 1, dtype=np.float64)
+    s = np.linspace(-width / 2, width / 2, int(width) + 1)
+    tt, ss = np.meshgrid(t, s, indexing="ij")
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    rows = cy + tt * np.sin(theta) + ss * np.cos(theta)
+    cols = cx + tt * np.cos(theta) - ss * np.sin(theta)
+    profile = ndimage.map_coordinates(m, [rows, cols], order=1, cval=0.0).max(axis=1)
+    peak = float(profile.max())
+    if not peak > 0:
+        return BarMeasurement(float("nan"), float("nan"), 0, float("nan"))
+    above = profile >= fraction * peak
+    g = PROFILE_JOIN_PX
+    joined = ndimage.binary_closing(np.pad(above, g), iterations=g)[g:-g] | above if g else above
+    runs, n = ndimage.label(joined)
+    if near_centre > 0 and n > 1:
+        nearest = ndimage.minimum(np.abs(t), runs, index=np.arange(1, n + 1))
+        keep = np.flatnonzero(nearest <= max(near_centre * max(h, w), nearest.min())) + 1
+        above &= np.isin(runs, keep)
+    kept = np.flatnonzero(above)
+    t0, t1 = t[kept[0]], t[kept[-1]]
+    ends = (np.array([cy + t0 * np.sin(theta), cx + t0 * np.cos(theta)]),
+            np.array([cy + t1 * np.sin(theta), cx + t1 * np.cos(theta)]))
+    return BarMeasurement(float(max(t1 - t0, 1.0)), fraction * peak, int(kept.size), float("nan"), ends)
+
+
+def isolated_bar(saliency: np.ndarray, params=PAPER) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The pixels of the bar the catalogue measured on one (H, W) map under ``params`` (a
+    ``MethodParams``), and its two ends ((row, col) each, or None): for figures.
+
+    Algorithm 1's bar is its final mask; the axis profile's, the pixels at or above its level
+    within half the strip's width of the segment between the ends."""
+    m = keep_near_centre(np.asarray(saliency, dtype=np.float64)[None], params.near_centre)[0]
+    res = measure_bars(m[None], tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
+                       profile_fraction=params.profile_fraction, profile_width=params.profile_width,
+                       near_centre=params.near_centre)
+    thr, ends = res["threshold"][0], res["ends"][0]
+    if not np.isfinite(thr):
+        return np.zeros(m.shape, bool), None
+    with np.errstate(invalid="ignore"):
+        mask = m > thr if params.readout == "algorithm1" else m >= thr
+    if params.readout == "axis_profile":
+        rows, cols = np.mgrid[: m.shape[0], : m.shape[1]]
+        p = np.stack([rows, cols], -1).astype(np.float64)
+        a, b = ends
+        ab = b - a
+        u = np.clip(((p - a) @ ab) / max(float(ab @ ab), 1e-12), 0, 1)
+        mask &= np.linalg.norm(p - (a + u[..., None] * ab), axis=-1) <= max(params.profile_width / 2, 0.5)
+    return mask, (ends[0], ends[1])
+
+
+def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
+                 linearity: str = PAPER.linearity, readout: str = PAPER.readout,
+                 profile_fraction: float = PAPER.profile_fraction,
+                 profile_width: int = PAPER.profile_width, near_centre: float = 0.0) -> dict[str, np.ndarray]:
+    """The bar in each map of a stack (B, H, W) by ``readout``: "algorithm1" (``measure_bar``,
+    Tc, Tl, linearity; give it maps through ``keep_near_centre``) or "axis_profile"
+    (``measure_bar_profile``, fraction, width, near_centre).  Returns
+    arrays length_pix, threshold, n_pixels and ends (B, 2, 2): the bar's two ends as (row, col),
+    NaN where no bar was measured.
+
+    Raises
+    ------
+    ValueError
+        If a map is not 2-D, the read-out or the linearity criterion is unknown.
+    """
+    if readout == "algorithm1":
+        res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
+    elif readout == "axis_profile":
+        res = [measure_bar_profile(m, fraction=profile_fraction, width=profile_width, near_centre=near_centre)
+               for m in np.asarray(maps)]
+    else:
+        raise ValueError(f"Unknown bar read-out {readout!r}; use one of {READOUTS}")
     return {
         "length_pix": np.array([r.length_pix for r in res], dtype=np.float64),
         "threshold": np.array([r.threshold for r in res], dtype=np.float64),
         "n_pixels": np.array([r.n_pixels for r in res], dtype=np.int64),
+        "ends": np.array([np.stack(r.ends) if r.ends is not None else np.full((2, 2), np.nan) for r in res],
+                         dtype=np.float64).reshape(len(res), 2, 2),
     }

@@ -278,21 +278,20 @@ def measure_and_convert(
     threshold = np.full(n, np.nan)
     at_edge = np.zeros(n, bool)
     if ok_rows:
-        meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity)
+        meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
+                       profile_fraction=params.profile_fraction, profile_width=params.profile_width,
+                       near_centre=params.near_centre)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
-            mean_map = bars.keep_near_centre(ensemble_mean_maps(inferred), params.near_centre)
-            res = bars.measure_bars(mean_map, **meas_kw)
-            length_map[ok_rows], threshold[ok_rows] = res["length_pix"], res["threshold"]
-            at_edge[ok_rows] = saliency.bar_reaches_edge(mean_map, res["threshold"], side)
+            member_maps = [bars.keep_near_centre(ensemble_mean_maps(inferred), params.near_centre)]
         else:
             member_maps = [bars.keep_near_centre(saliency.restrict_to_data(m, side), params.near_centre)
                            for m in inferred.maps]
-            per_model = [bars.measure_bars(m, **meas_kw) for m in member_maps]
-            length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
-            threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
-            at_edge[ok_rows] = np.any([saliency.bar_reaches_edge(m, r["threshold"], side)
-                                       for m, r in zip(member_maps, per_model)], axis=0)
+        per_model = [bars.measure_bars(m, **meas_kw) for m in member_maps]
+        length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
+        threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
+        at_edge[ok_rows] = np.any([_reaches_edge(m, r, side, params.readout)
+                                   for m, r in zip(member_maps, per_model)], axis=0)
         for i in ok_rows:
             if not np.isfinite(length_map[i]):
                 reasons[i].append("saliency map flat: no bar length")
@@ -359,6 +358,14 @@ def measure_and_convert(
         flags[np.array([s != C.STATUS_OK for s in isophote[1]], bool)] |= C.FLAG["isophote_failed"]
     out[C.FLAGS] = flags
     return out
+
+
+def _reaches_edge(maps: np.ndarray, measured: dict, data_side: np.ndarray, readout: str) -> np.ndarray:
+    """Whether each measured bar may continue beyond the data: Algorithm 1's mask touches its edge,
+    or an end of the axis profile lies at it."""
+    if readout == "axis_profile":
+        return saliency.ends_reach_edge(measured["ends"], maps.shape[-2:], data_side)
+    return saliency.bar_reaches_edge(maps, measured["threshold"], data_side)
 
 
 def resolution_alpha(ok_rows: Sequence[int], psf_fwhm, petro_r50, petro_r90, pixel_scale: np.ndarray,

@@ -112,12 +112,13 @@ def _scale_bar_arcsec(field_arcsec: float) -> float:
 
 
 def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_origin_pix: float = 0.0,
-                  map_pixel_pix: float = 1.0, threshold: float = float("nan"),
+                  map_pixel_pix: float = 1.0, threshold: float = float("nan"), params=None,
                   pixel_scale_arcsec: float = float("nan"), length_label: str = "",
                   cam: tuple[np.ndarray, np.ndarray] | None = None, cam_origin_pix: float = 0.0,
                   cam_pixel_pix: float = 1.0, cam_label: str = "") -> Figure:
     """One galaxy for the gallery: the cutout with a scale bar, the map placed on it, and the
-    isolated bar (map > threshold) with the measured length drawn between its two farthest pixels.
+    isolated bar with the measured length drawn between its ends: the bar ``params`` (the job's
+    ``MethodParams``) reads from the map (``bars.isolated_bar``), or without them map > threshold.
 
     image : (S, S, 3) uint8 or [0, 1] float, the user's cutout; saliency_map : (m, m) in [0, 1]
     on the frame whose top-left corner is at ``map_origin_pix`` image pixels, ``map_pixel_pix``
@@ -125,7 +126,7 @@ def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_ori
     ``cam``: the (+score, -score) class-activation maps on their own frame (``cam_origin_pix``,
     ``cam_pixel_pix``), drawn as a fourth panel: red raises the answer's score, blue lowers it.
     """
-    from .bars import bar_endpoints
+    from .bars import bar_endpoints, isolated_bar
 
     plt = _plt()
     img = np.asarray(image, float) / (255.0 if np.asarray(image).dtype == np.uint8 else 1.0)
@@ -154,11 +155,14 @@ def gallery_panel(image: np.ndarray, saliency_map: np.ndarray | None, *, map_ori
         extent = (lo, hi, hi, lo)  # map pixels onto image pixels (edges at -0.5, as imshow draws them)
         axes[1].imshow(m, cmap="inferno", alpha=0.75, extent=extent, vmin=0, vmax=1, interpolation="nearest")
         axes[2].imshow(img.mean(axis=2), cmap="gray", origin="upper", interpolation="nearest")
-        if np.isfinite(threshold):
-            mask = m > threshold
+        if params is not None or np.isfinite(threshold):
+            if params is not None:
+                mask, ends = isolated_bar(m, params)
+            else:
+                mask = m > threshold
+                ends = bar_endpoints(mask)
             axes[2].imshow(np.ma.masked_where(~mask, mask.astype(float)), cmap="autumn", alpha=0.6, extent=extent,
                            interpolation="nearest")
-            ends = bar_endpoints(mask)
             if ends is not None:
                 (r0, c0), (r1, c1) = (map_origin_pix + (np.asarray(e) + 0.5) * map_pixel_pix - 0.5 for e in ends)
                 axes[2].plot([c0, c1], [r0, r1], color="cyan", lw=1.5)

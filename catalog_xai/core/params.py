@@ -38,6 +38,10 @@ GRADIENTS = ("abs", "square", "var")
 #: the map averages the network over the square's 8 symmetries for the same N passes (a bar's map
 #: no longer depends on how its angle sits on the network's pixel grid).
 SYMMETRIES = ("none", "dihedral")
+#: How a bar is read from its map: the paper's Algorithm 1, or its profile along the bar's axis
+#: (``bars.measure_bar_profile``: the outermost points of a strip along the map's central
+#: elongation at or above a fraction of its peak).
+READOUTS = ("algorithm1", "axis_profile")
 #: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
 CAMS = ("none", "hirescam", "gradcam")
 
@@ -78,8 +82,15 @@ class MethodParams:
                           choices=SYMMETRIES)
     near_centre: float = _opt(0.0, "Algorithm 1 sees only the map's regions above its first threshold (0.5, "
                                    "pieces up to 4 px apart joined) that come within this fraction of the map's "
-                                   "side of its centre: a bar is central, a neighbour or star is not. 0: every "
-                                   "pixel (the paper)")
+                                   "side of its centre, and axis_profile only its runs that do: a bar is central, "
+                                   "a neighbour or star is not. 0: every pixel (the paper)")
+    readout: str = _opt("algorithm1", "how the bar is read from its map: the paper's Algorithm 1 (Tc, Tl, "
+                                      "linearity), or axis_profile: the map's profile along the bar's axis, its "
+                                      "length between the outermost points at or above --profile-fraction of the "
+                                      "peak", choices=READOUTS)
+    profile_fraction: float = _opt(0.3, "axis_profile: the fraction of the profile's peak that marks the bar's ends")
+    profile_width: int = _opt(8, "axis_profile: width in map pixels of the strip along the axis (each profile "
+                                 "sample is the strip's maximum across it)")
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "
@@ -109,6 +120,10 @@ class MethodParams:
             problems.append(f"tl must be >= 0 (got {self.tl})")
         if not 0 <= self.near_centre <= 1:
             problems.append(f"near_centre must be in [0, 1], a fraction of the map's side (got {self.near_centre})")
+        if not 0 < self.profile_fraction <= 1:
+            problems.append(f"profile_fraction must be in (0, 1] (got {self.profile_fraction})")
+        if not 0 <= self.profile_width <= 64:
+            problems.append(f"profile_width must be in [0, 64] map pixels (got {self.profile_width})")
         if not 0 < self.length_scale < 100:
             problems.append(f"length_scale must be in (0, 100) (got {self.length_scale})")
         if self.chunk_size < 0:

@@ -282,6 +282,20 @@ def bar_reaches_edge(maps: np.ndarray, thresholds: np.ndarray, data_side: np.nda
     return out
 
 
+def ends_reach_edge(ends: np.ndarray, shape: tuple[int, int], data_side: np.ndarray,
+                    margin: int = PAD_EDGE_MARGIN_PX) -> np.ndarray:
+    """(B,) whether either end of each bar, ``ends`` (B, 2, 2) as (row, col) in map pixels, lies
+    within 1.5 px of the edge of the data (as ``bar_reaches_edge``); NaN ends give False."""
+    h, w = shape
+    ends = np.asarray(ends, dtype=np.float64)
+    # distance of each end from the frame centre, square norm, in pixel-centre coordinates
+    cheb = np.maximum(np.abs(ends[..., 0] + 0.5 - h / 2), np.abs(ends[..., 1] + 0.5 - w / 2)).max(axis=1)
+    side = np.asarray(data_side, dtype=np.float64)
+    half = np.minimum(side, min(h, w)) / 2 - np.where(side < min(h, w), margin, 0)
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(cheb >= half - 1.5, nan=False).astype(bool) & np.isfinite(cheb)
+
+
 def ensemble_mean_map(maps: torch.Tensor) -> torch.Tensor:
     """Method (iv): the elementwise mean of the members' normalised maps, (M, B, H, W) -> (B, H, W)."""
     return maps.mean(dim=0)
