@@ -41,6 +41,34 @@ def test_method_lengths_cover_members_average_map_and_average_length():
     assert 38 <= near["maps (iv)"][0, 0, 0] <= 41 and 38 <= near["member:b"][0, 0, 0] <= 41
 
 
+def test_axis_profile_grid_measures_as_the_catalogue_and_its_rows_round_trip():
+    from catalog_xai.core.bars import keep_near_centre, measure_bar_profile
+
+    halves = [10, 14, 18, 20, 12, 16]
+    m = np.zeros((2, len(halves), 64, 64))
+    for k, h in enumerate(halves):
+        m[:, k, 30:34, 32 - h:32 + h] = 1.0  # a central bar 2h px long in every map
+    m[0, 1, 30:34, 18:26] = 0.2  # one member's bar fades at one end
+    out = tuning.method_lengths(m, ["a", "b"], [0.15, 0.3], [4, 8], near_centre=0.18, readout="axis_profile")
+    assert out["maps (iv)"].shape == (len(halves), 2, 2)
+    mean = keep_near_centre(m.mean(0), 0.18)[1]
+    assert out["maps (iv)"][1, 1, 0] == measure_bar_profile(mean, fraction=0.3, width=4, near_centre=0.18).length_pix
+    assert out["member:a"][1, 0, 0] > out["member:a"][1, 1, 0]  # the faded end counts at 0.15, not at 0.3
+    ref = 2.0 * np.array(halves)
+    grey = np.ones((len(halves), 64, 64), np.float32)
+    rows, best = tuning.search_grid({0.0: m}, grey, np.ones(len(halves)), ref, np.arange(len(halves)) < 3,
+                                    ["a", "b"], tcs=[0.5], tls=[10], linearities=["eigen"], x_inputs=(False,),
+                                    readouts=("algorithm1", "axis_profile"), fractions=[0.3], widths=[8])
+    assert {r["readout"] for r in rows} == {"algorithm1", "axis_profile"} and len(rows) == 2 * 4
+    prof = next(r for r in rows if r["readout"] == "axis_profile" and r["method"] == "maps (iv)")
+    assert tuning.row_setting(prof) == {"readout": "axis_profile", "profile_fraction": 0.3, "profile_width": 8}
+    assert prof["rho_test"] > 0.99  # the profile measures these bars
+    alg = next(r for r in rows if r["readout"] == "algorithm1")
+    assert tuning.row_setting(alg) == {"readout": "algorithm1", "linearity": "eigen", "tc": 0.5, "tl": 10}
+    assert np.allclose(tuning.row_lengths(m, grey, ["a", "b"], prof),
+                       [measure_bar_profile(mm, fraction=0.3, width=8).length_pix for mm in m.mean(0)])
+
+
 def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     """The tuning job on a small barred survey: grid, control model, params file, figures, report."""
     import json
@@ -60,14 +88,15 @@ def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     methods = {r["method"] for r in res["grid"]}
     assert methods == {"member:small_vgg", "member:small_resnet", "member:small_xception", "maps (iv)", "lengths (v)"}
-    assert len(res["grid"]) == 2 * 2 * 2 * 5  # S_noise x X_input x criteria x methods
+    assert len(res["grid"]) == 2 * 2 * 3 * 5  # S_noise x X_input x (2 linearity criteria + axis profile) x methods
     assert res["tune"] == 4 and res["test"] == 8 and res["control"]["tested_on"] == 8
     job = read_job_file(str(tmp_path / "out" / "job.yaml"))
     assert job.pop("checkpoint") == str(tmp_path / "ckpt")
     params = MethodParams.from_dict(job)
     best = res["best"]
-    assert (params.tc, params.tl, params.s_noise, params.linearity) == (best["tc"], best["tl"], best["s_noise"],
-                                                                         best["linearity"])
+    assert params.s_noise == best["s_noise"] and params.readout == best["readout"]
+    for field, value in tuning.row_setting(best).items():  # the chosen cell's read-out, whichever it is
+        assert getattr(params, field) == value
     assert params.ensemble_method == best["ensemble_method"] and params.n_samples == 2 and params.length_scale > 0
     assert params.framing == "native"  # the tiny ensemble's own
     for f in res["figures"]:

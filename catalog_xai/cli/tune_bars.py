@@ -37,7 +37,7 @@ from catalog_xai.cli.options import (
 from catalog_xai.core import tuning
 from catalog_xai.core.catalogue import params_for_device
 from catalog_xai.core.evaluation import compare_lengths
-from catalog_xai.core.params import LINEARITY_CRITERIA, MethodParams
+from catalog_xai.core.params import LINEARITY_CRITERIA, READOUTS, MethodParams
 from catalog_xai.core.preprocess import frame_batch, greyscale, resolve_framing
 from catalog_xai.core.saliency import galaxy_seeds, score_target, smoothgrad
 from catalog_xai.core.units import r90_pixels
@@ -61,7 +61,8 @@ def maps_for(ens, x, objids, params: MethodParams, s_noise: float, seed: int, ba
     for i in range(0, len(x), batch):
         out.append(smoothgrad(ens.members, x[i : i + batch], n_samples=params.n_samples, s_noise=s_noise,
                               seeds=galaxy_seeds(objids[i : i + batch], seed), chunk_size=run.chunk_size,
-                              target=score_target(params.score),
+                              target=score_target(params.score), gradients=params.gradients,
+                              symmetry=params.symmetry,
                               autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None).numpy())
     return np.concatenate(out, axis=1)
 
@@ -81,6 +82,11 @@ def main(argv=None) -> int:
     g.add_argument("--grid-tc", type=float, nargs="+", default=list(tuning.PAPER_TC))
     g.add_argument("--grid-tl", type=int, nargs="+", default=list(tuning.PAPER_TL))
     g.add_argument("--grid-linearity", nargs="+", default=list(LINEARITY_CRITERIA), choices=LINEARITY_CRITERIA)
+    g.add_argument("--grid-readout", nargs="+", default=list(READOUTS), choices=READOUTS,
+                   help="the bar read-outs searched: Algorithm 1 over (Tc, Tl, linearity), the axis profile over "
+                        "(fraction, width)")
+    g.add_argument("--grid-profile-fraction", type=float, nargs="+", default=list(tuning.PROFILE_FRACTIONS))
+    g.add_argument("--grid-profile-width", type=int, nargs="+", default=list(tuning.PROFILE_WIDTHS))
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--control", action="store_true",
                     help="also train and test the direct-regression control CNN (paper §4.6) on the same splits")
@@ -125,7 +131,9 @@ def main(argv=None) -> int:
         maps_cache[s] = maps_for(ens, x, objids, base, s, base.seed)
         print(f"S_noise={s}: maps done ({time.perf_counter() - t0:.0f} s)", flush=True)
     rows, best = tuning.search_grid(maps_cache, grey, to_orig, ref, tune, names, tcs=args.grid_tc,
-                                    tls=args.grid_tl, linearities=args.grid_linearity, near_centre=base.near_centre)
+                                    tls=args.grid_tl, linearities=args.grid_linearity, near_centre=base.near_centre,
+                                    readouts=args.grid_readout, fractions=args.grid_profile_fraction,
+                                    widths=args.grid_profile_width)
 
     # Errors from a second, independent SmoothGrad run of the chosen setting (paper §5.1).
     s = best["s_noise"]
@@ -136,9 +144,8 @@ def main(argv=None) -> int:
     w = 1.0 / np.maximum(err[test], 1e-6) ** 2
     weighted = compare_lengths(runs[0][test], ref[test], weights=w)
 
-    tuned = replace(base, framing=framing, s_noise=s, x_input=best["x_input"], tc=best["tc"], tl=best["tl"],
-                    linearity=best["linearity"], ensemble_method=best["ensemble_method"],
-                    length_scale=weighted["scale"])
+    tuned = replace(base, framing=framing, s_noise=s, x_input=best["x_input"], **tuning.row_setting(best),
+                    ensemble_method=best["ensemble_method"], length_scale=weighted["scale"])
     job = {"checkpoint": args.checkpoint, METHOD_SECTION: tuned.to_dict()}
     control = (train_control(args, x, ref / to_orig / spec.input_size, tune, to_orig * spec.input_size, base.seed)
                if args.control else None)
@@ -207,8 +214,7 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     mm = tuning.with_input(mm, grey) if best["x_input"] else mm
     mean = bars.keep_near_centre(mm.mean(0), best["near_centre"])
     test_idx = np.flatnonzero(~tune)[:4]
-    thr = [bars.measure_bar(mean[i], tc=best["tc"], tl=best["tl"], linearity=best["linearity"]).threshold
-           for i in test_idx]
+    thr = bars.measure_bars(mean[test_idx], near_centre=best["near_centre"], **tuning.row_setting(best))["threshold"]
     titles = [f"objid {t[C.OBJID].iloc[i]}: ref {ref[i]:.0f} px, measured {lengths_best[i]:.0f} px" for i in test_idx]
     fig = figures.saliency_panels(x[test_idx].permute(0, 2, 3, 1).numpy(), mean[test_idx], thr, titles)
     fig.savefig(out / "fig_saliency_panels.png", dpi=110)
@@ -218,15 +224,12 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     files.append("fig_measured_vs_reference.png")
     if "true_bar_angle_deg" in t:
         errs = {}
-        for crit in args.grid_linearity:
-            cand = [r for r in rows if r["method"] == "maps (iv)" and r["linearity"] == crit
-                    and r["s_noise"] == best["s_noise"] and r["x_input"] == best["x_input"]]
-            if not cand:
+        for r in rows:
+            if not (r["method"] == "maps (iv)" and r["s_noise"] == best["s_noise"] and r["x_input"] == best["x_input"]):
                 continue
-            r = cand[0]
             L = tuning.row_lengths(maps_cache[r["s_noise"]], grey, names, r) * to_orig
             scale = compare_lengths(L[tune], ref[tune])["scale"]
-            errs[f"{crit} (Tc={r['tc']}, Tl={r['tl']})"] = (scale * L - ref) / ref
+            errs[_readout_label(r)] = (scale * L - ref) / ref
         fig = figures.error_vs_angle(t["true_bar_angle_deg"].to_numpy(float), errs)
         fig.savefig(out / "fig_error_vs_angle.png", dpi=110)
         files.append("fig_error_vs_angle.png")
@@ -239,6 +242,12 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
     return files
 
 
+def _readout_label(r: dict) -> str:
+    if r.get("readout") == "axis_profile":
+        return f"axis profile (fraction {r['profile_fraction']}, width {r['profile_width']})"
+    return f"{r['linearity']} (Tc={r['tc']}, Tl={r['tl']})"
+
+
 def write_report(args, results, job):
     """A Markdown summary of a tuning-and-evaluation run, next to its figures."""
     if "://" in args.output:
@@ -248,19 +257,19 @@ def write_report(args, results, job):
              f"{results['galaxies']} galaxies with reference lengths: {results['tune']} to tune, "
              f"{results['test']} to test; "
              f"SmoothGrad N = {results['n_samples']}; ensemble `{args.checkpoint}`.", "",
-             "## Best setting per method and linearity criterion (test-set figures)", "",
-             "| method | linearity | S_noise | X_input | Tc | Tl | rho (tune) | rho (test) | RMSE test [pix] | scale |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "## Best setting per method and read-out (test-set figures)", "",
+             "| method | read-out | S_noise | X_input | rho (tune) | rho (test) | RMSE test [pix] | scale |",
+             "|---|---|---|---|---|---|---|---|"]
     seen = set()
     for r in rows:
-        key = (r["method"], r["linearity"])
+        key = (r["method"], r.get("readout"), r["linearity"])
         if key in seen:
             continue
         seen.add(key)
-        lines.append(f"| {r['method']} | {r['linearity']} | {r['s_noise']} | {r['x_input']} | {r['tc']} | {r['tl']} | "
+        lines.append(f"| {r['method']} | {_readout_label(r)} | {r['s_noise']} | {r['x_input']} | "
                      f"{r['rho_tune']:.3f} | {r['rho_test']:.3f} | {r['rmse_test_pix']:.1f} | {r['scale']:.2f} |")
     w = results["weighted_fit_test"]
-    lines += ["", f"Chosen: {results['best']['method']}, {results['best']['linearity']}; "
+    lines += ["", f"Chosen: {results['best']['method']}, {_readout_label(results['best'])}; "
               "weighted fit through the origin on "
               f"the test set: scale {w['scale']:.3f}, rho {w['pearson_rho']:.3f}, "
               f"RMSE after scale {w['rmse_after_scale']:.1f} pix; "
