@@ -275,7 +275,8 @@ OUTPUT_COLUMNS: tuple[Column, ...] = (
         BAR_THRESHOLD,
         pa.float32(),
         "",
-        "Saliency threshold T at which Algorithm 1 stopped (map normalised to [0, 1]).",
+        "Map level that delimited the bar (map normalised to [0, 1]): the threshold T at which Algorithm 1 "
+        "stopped, or the axis profile's end level (profile_fraction x its peak).",
     ),
     Column(
         BAR_REACHES_EDGE,
