@@ -88,7 +88,8 @@ def run_lab_ensemble(ens, lab: LabSet, params) -> dict:
     if not lab.gz2_framed and framing == "native":
         framing = "measured"  # tight survey cutouts: a native-framed model needs them reframed
     p = replace(params, framing=framing)
-    out = {"length_pix": np.full(len(lab.images), np.nan), "maps": [], "framed": [], "threshold": []}
+    out = {"length_pix": np.full(len(lab.images), np.nan), "maps": [], "framed": [], "threshold": [],
+           "map_to_original": []}
     t0 = time.perf_counter()
     for s in range(0, len(lab.images), 16):
         sl = slice(s, s + 16)
@@ -101,9 +102,10 @@ def run_lab_ensemble(ens, lab: LabSet, params) -> dict:
         out["maps"].append(ensemble_mean_maps(inf))  # the map Algorithm 1 measured (the panels' threshold is its)
         out["framed"].append(inf.framed.x.numpy())
         out["threshold"].append(cols[C.BAR_THRESHOLD])
+        out["map_to_original"].append(inf.map_to_original)
     out["seconds"] = time.perf_counter() - t0
     out["framing"] = framing
-    for k in ("maps", "framed", "threshold"):
+    for k in ("maps", "framed", "threshold", "map_to_original"):
         out[k] = np.concatenate(out[k])
     return out
 

@@ -94,7 +94,6 @@ def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "ab
                symmetry: str = "none", s_noise: float | None = None) -> dict:
     from benchmarks.bar_lab import DEFAULT_REAL, generated_set, real_set, run_lab_ensemble
     from catalog_xai import storage
-    from catalog_xai.core import bars
     from catalog_xai.core.params import MethodParams
 
     ens = storage.load_ensemble(checkpoint)
@@ -107,8 +106,7 @@ def cache_maps(checkpoint: str, n_samples: int, path: Path, gradients: str = "ab
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = run_lab_ensemble(ens, lab, params)
-        own = bars.measure_bars(res["maps"], tc=params.tc, tl=params.tl, linearity=params.linearity)["length_pix"]
-        out[lab.name] = dict(maps=res["maps"].astype(np.float32), scale=res["length_pix"] / own,
+        out[lab.name] = dict(maps=res["maps"].astype(np.float32), scale=res["map_to_original"] * params.length_scale,
                              true=lab.true_pix, arcsec=lab.pixel_scale, product=res["length_pix"])
         print(lab.name, "maps", res["maps"].shape, f"{res['seconds']:.0f} s", flush=True)
     np.savez_compressed(path, **{f"{k}__{f}": v for k, d in out.items() for f, v in d.items()})
