@@ -68,14 +68,6 @@ def _farthest_pair(flat_idx: np.ndarray, width: int) -> tuple[np.ndarray, np.nda
     return pts[a], pts[b]
 
 
-def _hull_diameter(flat_idx: np.ndarray, width: int) -> float:
-    """Largest distance between two pixels of a set (at least 1 pixel), NaN for an empty set."""
-    if flat_idx.size == 0:
-        return float("nan")
-    p, q = _farthest_pair(flat_idx, width)
-    return float(max(np.sqrt(float(((p - q) ** 2).sum())), 1.0))
-
-
 def bar_endpoints(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The two ends of the measured bar: the farthest pair of a (H, W) mask of isolated-bar
     pixels, as (row, col) arrays; None for an empty mask.  Algorithm 1's length is their distance."""
@@ -150,8 +142,10 @@ class _SortedMap:
 
     def measurement(self, k: int, linearity: str) -> BarMeasurement:
         n_mask = int(self.n[k])
-        length = _hull_diameter(self.idx[:n_mask], self.shape[1])
-        ends = _farthest_pair(self.idx[:n_mask], self.shape[1]) if n_mask else None
+        if n_mask == 0:
+            return BarMeasurement(float("nan"), float(THRESHOLDS[k]), 0, float(self.linearity(linearity)[k]))
+        p, q = ends = _farthest_pair(self.idx[:n_mask], self.shape[1])
+        length = float(max(np.sqrt(float(((p - q) ** 2).sum())), 1.0))  # the mask's diameter, at least 1 pixel
         return BarMeasurement(length, float(THRESHOLDS[k]), n_mask, float(self.linearity(linearity)[k]), ends)
 
 
@@ -309,6 +303,13 @@ def measure_bar_profile(saliency: np.ndarray, *, fraction: float = PAPER.profile
     return BarMeasurement(float(max(t1 - t0, 1.0)), fraction * peak, int(kept.size), float("nan"), ends)
 
 
+def readout_keywords(params) -> dict:
+    """``measure_bars``' keywords from a ``MethodParams``: the read-out and its settings."""
+    return dict(tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
+                profile_fraction=params.profile_fraction, profile_width=params.profile_width,
+                near_centre=params.near_centre)
+
+
 def isolated_bar(saliency: np.ndarray, params=PAPER) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """The pixels of the bar the catalogue measured on one (H, W) map under ``params`` (a
     ``MethodParams``), and its two ends ((row, col) each, or None): for figures.
@@ -316,9 +317,7 @@ def isolated_bar(saliency: np.ndarray, params=PAPER) -> tuple[np.ndarray, tuple[
     Algorithm 1's bar is its final mask; the axis profile's, the pixels at or above its level
     within half the strip's width of the segment between the ends."""
     m = keep_near_centre(np.asarray(saliency, dtype=np.float64)[None], params.near_centre)[0]
-    res = measure_bars(m[None], tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
-                       profile_fraction=params.profile_fraction, profile_width=params.profile_width,
-                       near_centre=params.near_centre)
+    res = measure_bars(m[None], **readout_keywords(params))
     thr, ends = res["threshold"][0], res["ends"][0]
     if not np.isfinite(thr):
         return np.zeros(m.shape, bool), None

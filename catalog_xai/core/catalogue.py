@@ -278,16 +278,13 @@ def measure_and_convert(
     threshold = np.full(n, np.nan)
     at_edge = np.zeros(n, bool)
     if ok_rows:
-        meas_kw = dict(tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
-                       profile_fraction=params.profile_fraction, profile_width=params.profile_width,
-                       near_centre=params.near_centre)
         side = inferred.data_side[ok_rows]
         if params.ensemble_method == "maps":
             member_maps = [bars.keep_near_centre(ensemble_mean_maps(inferred), params.near_centre)]
         else:
             member_maps = [bars.keep_near_centre(saliency.restrict_to_data(m, side), params.near_centre)
                            for m in inferred.maps]
-        per_model = [bars.measure_bars(m, **meas_kw) for m in member_maps]
+        per_model = [bars.measure_bars(m, **bars.readout_keywords(params)) for m in member_maps]
         length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
         threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
         at_edge[ok_rows] = np.any([_reaches_edge(m, r, side, params.readout)

@@ -275,7 +275,7 @@ def bar_reaches_edge(maps: np.ndarray, thresholds: np.ndarray, data_side: np.nda
     for b, (m, t, side) in enumerate(zip(maps, np.asarray(thresholds, float), np.asarray(data_side, float))):
         if not np.isfinite(t):
             continue
-        half = min(side, min(h, w)) / 2 - (margin if side < min(h, w) else 0)
+        half = _data_half_side(side, min(h, w), margin)
         with np.errstate(invalid="ignore"):
             mask = m > t
         out[b] = bool((mask & (cheb >= half - 1.5)).any())
@@ -290,10 +290,15 @@ def ends_reach_edge(ends: np.ndarray, shape: tuple[int, int], data_side: np.ndar
     ends = np.asarray(ends, dtype=np.float64)
     # distance of each end from the frame centre, square norm, in pixel-centre coordinates
     cheb = np.maximum(np.abs(ends[..., 0] + 0.5 - h / 2), np.abs(ends[..., 1] + 0.5 - w / 2)).max(axis=1)
-    side = np.asarray(data_side, dtype=np.float64)
-    half = np.minimum(side, min(h, w)) / 2 - np.where(side < min(h, w), margin, 0)
+    half = _data_half_side(np.asarray(data_side, dtype=np.float64), min(h, w), margin)
     with np.errstate(invalid="ignore"):
-        return np.nan_to_num(cheb >= half - 1.5, nan=False).astype(bool) & np.isfinite(cheb)
+        return np.isfinite(cheb) & (cheb >= half - 1.5)
+
+
+def _data_half_side(side, frame: int, margin: int):
+    """Half the side of the data square in a frame (map pixels), less the margin ``restrict_to_data``
+    blanks where the cutout was padded."""
+    return np.minimum(side, frame) / 2 - np.where(side < frame, margin, 0)
 
 
 def ensemble_mean_map(maps: torch.Tensor) -> torch.Tensor:
