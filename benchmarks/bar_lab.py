@@ -21,6 +21,7 @@ and docs/figures/bar_lab_<ensemble>.png.
 
 from __future__ import annotations
 
+import argparse
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -184,7 +185,8 @@ def bench_bar_lab(args) -> None:
     overrides = {k: v for k, v in (("n_samples", args.n_samples), ("tc", args.tc), ("tl", args.tl),
                                    ("linearity", args.linearity), ("score", args.score),
                                    ("gradients", args.gradients), ("symmetry", args.symmetry),
-                                   ("readout", args.readout), ("profile_fraction", args.profile_fraction))
+                                   ("readout", args.readout), ("profile_fraction", args.profile_fraction),
+                                   ("profile_width", args.profile_width), ("profile_symmetric", args.profile_symmetric))
                  if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
@@ -229,6 +231,9 @@ def add_parser(sub) -> None:
     p.add_argument("--symmetry", choices=SYMMETRIES, help="SmoothGrad over the frame's rotations/flips")
     p.add_argument("--readout", choices=READOUTS, help="Algorithm 1 or the axis profile")
     p.add_argument("--profile-fraction", type=float, help="the axis profile's end level, a fraction of its peak")
+    p.add_argument("--profile-width", type=int, help="the axis profile's strip width, map pixels")
+    p.add_argument("--profile-symmetric", action=argparse.BooleanOptionalAction, default=None,
+                   help="read the axis profile as point-symmetric (or not), whatever the manifest says")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],

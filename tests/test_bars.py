@@ -198,3 +198,30 @@ def test_axis_profile_keeps_a_bar_split_by_its_nucleus_and_drops_a_neighbour_alo
     near = measure_bar_profile(m, fraction=0.3, near_centre=0.18)
     assert abs(near.length_pix - 40) <= 2
     assert near.ends[1][1] < 80  # the far end is the bar's, not the companion's
+
+
+def test_symmetric_profile_ignores_an_arm_on_one_side_of_the_bar():
+    """An arm or ring piece that leaves one end of the bar along its axis lengthens the bar read on
+    one side; a bar is point-symmetric, so the symmetric profile (each sample the smaller of itself
+    and its mirror through the centre) stops at the bar's ends and keeps them centred."""
+    from catalog_xai.core.bars import keep_near_centre, measure_bar_profile, readout_keywords
+    from catalog_xai.core.params import MethodParams
+
+    m = _segment_map(112, 30.0, 18.0)
+    r, c = np.mgrid[:112, :112] - 55.5
+    a = np.radians(30.0)
+    along, across = c * np.cos(a) + r * np.sin(a), -c * np.sin(a) + r * np.cos(a)
+    m = np.maximum(m, np.where((along > 18) & (along < 38), 0.5, 0.0) * np.exp(-0.5 * (across / 2) ** 2))
+    one_sided = measure_bar_profile(m, fraction=0.3, width=8, near_centre=0.18)
+    assert one_sided.length_pix > 50  # runs on through the arm: 18 + 38
+    sym = measure_bar_profile(m, fraction=0.3, width=8, near_centre=0.18, symmetric=True)
+    assert abs(sym.length_pix - 36) <= 2
+    (r0, c0), (r1, c1) = sym.ends
+    assert abs((r0 + r1) / 2 - 55.5) <= 1 and abs((c0 + c1) / 2 - 55.5) <= 1
+    # a symmetric bar reads the same either way; the option travels through MethodParams
+    bar = _segment_map(112, 30.0, 18.0)
+    assert measure_bar_profile(bar, fraction=0.3, symmetric=True).length_pix == pytest.approx(
+        measure_bar_profile(bar, fraction=0.3).length_pix)
+    p = MethodParams(readout="axis_profile", profile_fraction=0.3, profile_symmetric=True, near_centre=0.18)
+    got = measure_bars(keep_near_centre(m[None], p.near_centre), **readout_keywords(p))["length_pix"][0]
+    assert got == pytest.approx(sym.length_pix)

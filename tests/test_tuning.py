@@ -61,12 +61,25 @@ def test_axis_profile_grid_measures_as_the_catalogue_and_its_rows_round_trip():
                                     readouts=("algorithm1", "axis_profile"), fractions=[0.3], widths=[8])
     assert {r["readout"] for r in rows} == {"algorithm1", "axis_profile"} and len(rows) == 2 * 4
     prof = next(r for r in rows if r["readout"] == "axis_profile" and r["method"] == "maps (iv)")
-    assert tuning.row_setting(prof) == {"readout": "axis_profile", "profile_fraction": 0.3, "profile_width": 8}
+    assert tuning.row_setting(prof) == {"readout": "axis_profile", "profile_fraction": 0.3, "profile_width": 8,
+                                        "profile_symmetric": False}
     assert prof["rho_test"] > 0.99  # the profile measures these bars
     alg = next(r for r in rows if r["readout"] == "algorithm1")
     assert tuning.row_setting(alg) == {"readout": "algorithm1", "linearity": "eigen", "tc": 0.5, "tl": 10}
     assert np.allclose(tuning.row_lengths(m, grey, ["a", "b"], prof),
                        [measure_bar_profile(mm, fraction=0.3, width=8).length_pix for mm in m.mean(0)])
+    # the ensemble's point-symmetric profile is searched as it reads: member a's bar, bright on one
+    # side of the centre only, is read as twice its shorter bright half; symmetric bars read the same
+    sym = tuning.method_lengths(m, ["a", "b"], [0.3], [8], near_centre=0.18, readout="axis_profile",
+                                profile_symmetric=True)
+    assert sym["member:a"][1, 0, 0] <= out["member:a"][1, 1, 1] - 6
+    assert np.array_equal(sym["member:b"][:, 0, 0], out["member:b"][:, 1, 1])
+    rows_s, _ = tuning.search_grid({0.0: m}, grey, np.ones(len(halves)), ref, np.arange(len(halves)) < 3, ["a", "b"],
+                                   tcs=[0.5], tls=[10], linearities=["eigen"], x_inputs=(False,),
+                                   readouts=("axis_profile",), fractions=[0.3], widths=[8], profile_symmetric=True)
+    row = next(r for r in rows_s if r["method"] == "member:a")
+    assert tuning.row_setting(row)["profile_symmetric"] is True
+    assert np.allclose(tuning.row_lengths(m, grey, ["a", "b"], row), sym["member:a"][:, 0, 0])
 
 
 def test_tune_job_end_to_end(tmp_path, tiny_ensemble):

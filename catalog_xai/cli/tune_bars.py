@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     rows, best = tuning.search_grid(maps_cache, grey, to_orig, ref, tune, names, tcs=args.grid_tc,
                                     tls=args.grid_tl, linearities=args.grid_linearity, near_centre=base.near_centre,
                                     readouts=args.grid_readout, fractions=args.grid_profile_fraction,
-                                    widths=args.grid_profile_width)
+                                    widths=args.grid_profile_width, profile_symmetric=base.profile_symmetric)
 
     # Errors from a second, independent SmoothGrad run of the chosen setting (paper §5.1).
     s = best["s_noise"]
@@ -244,7 +244,8 @@ def make_figures(args, t, x, maps_cache, grey, rows, best, lengths_best, ref, tu
 
 def _readout_label(r: dict) -> str:
     if r.get("readout") == "axis_profile":
-        return f"axis profile (fraction {r['profile_fraction']}, width {r['profile_width']})"
+        sym = ", point-symmetric" if r.get("profile_symmetric") else ""
+        return f"axis profile (fraction {r['profile_fraction']}, width {r['profile_width']}{sym})"
     return f"{r['linearity']} (Tc={r['tc']}, Tl={r['tl']})"
 
 

@@ -247,7 +247,8 @@ PROFILE_JOIN_PX = 2
 
 
 def measure_bar_profile(saliency: np.ndarray, *, fraction: float = PAPER.profile_fraction,
-                        width: int = PAPER.profile_width, near_centre: float = 0.0) -> BarMeasurement:
+                        width: int = PAPER.profile_width, near_centre: float = 0.0,
+                        symmetric: bool = PAPER.profile_symmetric) -> BarMeasurement:
     """Measure the bar along its axis: the map's profile through the frame's centre along
     ``bar_axis``, each sample the maximum across a strip ``width`` px wide.  The bar is the
     profile's runs at or above ``fraction`` x its peak (runs ``PROFILE_JOIN_PX`` or fewer samples
@@ -258,7 +259,11 @@ def measure_bar_profile(saliency: np.ndarray, *, fraction: float = PAPER.profile
     bar and speckle off its axis lengthen it, and its 0.5 start cuts bars whose ends fade below
     half the peak.  The strip ignores what is off the axis, a lower level reaches the ends, and
     runs (not single pixels) let the two halves of a bar with a dark nucleus count while a
-    neighbour further along the axis does not (round K of docs/bar-lab-notebook.md).  ``ends`` are
+    neighbour further along the axis does not (round K of docs/bar-lab-notebook.md).
+
+    ``symmetric``: a bar is point-symmetric about the galaxy's centre (the frame's), so each
+    sample becomes the smaller of itself and its mirror; what lights only one side of the axis (an
+    arm leaving the bar's end, a piece of ring, a star) no longer extends the bar (round L).  ``ends`` are
     the two ends as (row, col) in map pixels; ``threshold`` the map level that defined them.
 
     Raises
@@ -285,6 +290,8 @@ def measure_bar_profile(saliency: np.ndarray, *, fraction: float = PAPER.profile
     rows = cy + tt * np.sin(theta) + ss * np.cos(theta)
     cols = cx + tt * np.cos(theta) - ss * np.sin(theta)
     profile = ndimage.map_coordinates(m, [rows, cols], order=1, cval=0.0).max(axis=1)
+    if symmetric:  # t runs from -reach to reach, so the reversed profile is the mirror through the centre
+        profile = np.minimum(profile, profile[::-1])
     peak = float(profile.max())
     if not peak > 0:
         return BarMeasurement(float("nan"), float("nan"), 0, float("nan"))
@@ -307,7 +314,7 @@ def readout_keywords(params) -> dict:
     """``measure_bars``' keywords from a ``MethodParams``: the read-out and its settings."""
     return dict(tc=params.tc, tl=params.tl, linearity=params.linearity, readout=params.readout,
                 profile_fraction=params.profile_fraction, profile_width=params.profile_width,
-                near_centre=params.near_centre)
+                profile_symmetric=params.profile_symmetric, near_centre=params.near_centre)
 
 
 def isolated_bar(saliency: np.ndarray, params=PAPER) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
@@ -336,10 +343,11 @@ def isolated_bar(saliency: np.ndarray, params=PAPER) -> tuple[np.ndarray, tuple[
 def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
                  linearity: str = PAPER.linearity, readout: str = PAPER.readout,
                  profile_fraction: float = PAPER.profile_fraction,
-                 profile_width: int = PAPER.profile_width, near_centre: float = 0.0) -> dict[str, np.ndarray]:
+                 profile_width: int = PAPER.profile_width, profile_symmetric: bool = PAPER.profile_symmetric,
+                 near_centre: float = 0.0) -> dict[str, np.ndarray]:
     """The bar in each map of a stack (B, H, W) by ``readout``: "algorithm1" (``measure_bar``,
     Tc, Tl, linearity; give it maps through ``keep_near_centre``) or "axis_profile"
-    (``measure_bar_profile``, fraction, width, near_centre).  Returns
+    (``measure_bar_profile``, fraction, width, symmetric, near_centre).  Returns
     arrays length_pix, threshold, n_pixels and ends (B, 2, 2): the bar's two ends as (row, col),
     NaN where no bar was measured.
 
@@ -351,8 +359,8 @@ def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
     if readout == "algorithm1":
         res = [measure_bar(m, tc=tc, tl=tl, linearity=linearity) for m in np.asarray(maps)]
     elif readout == "axis_profile":
-        res = [measure_bar_profile(m, fraction=profile_fraction, width=profile_width, near_centre=near_centre)
-               for m in np.asarray(maps)]
+        res = [measure_bar_profile(m, fraction=profile_fraction, width=profile_width, near_centre=near_centre,
+                                   symmetric=profile_symmetric) for m in np.asarray(maps)]
     else:
         raise ValueError(f"Unknown bar read-out {readout!r}; use one of {READOUTS}")
     return {

@@ -91,6 +91,9 @@ class MethodParams:
     profile_fraction: float = _opt(0.3, "axis_profile: the fraction of the profile's peak that marks the bar's ends")
     profile_width: int = _opt(8, "axis_profile: width in map pixels of the strip along the axis (each profile "
                                  "sample is the strip's maximum across it)")
+    profile_symmetric: bool = _opt(False, "axis_profile: read the bar as point-symmetric: each profile sample is "
+                                          "the smaller of it and its mirror through the centre, so an arm, ring "
+                                          "piece or neighbour on one side only does not lengthen the bar")
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "

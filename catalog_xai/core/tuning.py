@@ -26,10 +26,11 @@ PROFILE_FRACTIONS = (0.25, 0.3, 0.35, 0.4)
 PROFILE_WIDTHS = (4, 8, 12)
 
 
-def grid_setting(readout: str, linearity: str | None, a: float, b: float) -> dict:
+def grid_setting(readout: str, linearity: str | None, a: float, b: float, symmetric: bool = False) -> dict:
     """The ``MethodParams`` fields of one grid cell."""
     if readout == "axis_profile":
-        return {"readout": readout, "profile_fraction": float(a), "profile_width": int(b)}
+        return {"readout": readout, "profile_fraction": float(a), "profile_width": int(b),
+                "profile_symmetric": bool(symmetric)}
     return {"readout": readout, "linearity": linearity, "tc": float(a), "tl": int(b)}
 
 
@@ -40,7 +41,7 @@ def with_input(maps: np.ndarray, grey: np.ndarray) -> np.ndarray:
 
 def method_lengths(maps: np.ndarray, member_names: Sequence[str], tcs: Sequence[float], tls: Sequence[int],
                    linearity: str = "pearson", near_centre: float = 0.0,
-                   readout: str = "algorithm1") -> dict[str, np.ndarray]:
+                   readout: str = "algorithm1", profile_symmetric: bool = False) -> dict[str, np.ndarray]:
     """Lengths in map pixels, (B, len(tcs), len(tls)) per method, from (M, B, H, W) maps, each map
     measured on its central pieces as the catalogue does (``bars.keep_near_centre``).  For the
     axis profile the grid's axes are the profile fraction and the strip width, not (Tc, Tl).
@@ -55,7 +56,8 @@ def method_lengths(maps: np.ndarray, member_names: Sequence[str], tcs: Sequence[
 
     def measure(m: np.ndarray) -> np.ndarray:
         if readout == "axis_profile":  # its runs near the centre too, as the catalogue measures
-            return np.array([[bars.measure_bar_profile(m, fraction=f, width=w, near_centre=near_centre).length_pix
+            return np.array([[bars.measure_bar_profile(m, fraction=f, width=w, near_centre=near_centre,
+                                                       symmetric=profile_symmetric).length_pix
                               for w in tls] for f in tcs])
         return bars.measure_bar_grid(m, tcs, tls, linearity)
 
@@ -112,7 +114,7 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
                 tls: Sequence[int], linearities: Iterable[str],
                 x_inputs: Iterable[bool] = (False, True), near_centre: float = 0.0,
                 readouts: Iterable[str] = ("algorithm1",), fractions: Sequence[float] = PROFILE_FRACTIONS,
-                widths: Sequence[int] = PROFILE_WIDTHS) -> tuple[list[dict], dict]:
+                widths: Sequence[int] = PROFILE_WIDTHS, profile_symmetric: bool = False) -> tuple[list[dict], dict]:
     """The paper's grid search (§4.5): every S_noise x X_input x linearity x method x (Tc, Tl), and
     with "axis_profile" in ``readouts`` every S_noise x X_input x method x (fraction, width) too.
 
@@ -124,7 +126,7 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
     tune : (B,) bool, the galaxies the choice is made on; the rest are the test set.
     near_centre : Algorithm 1 on the maps' central pieces (``MethodParams.near_centre``; 0: all).
     readouts : "algorithm1" (over ``linearities``, ``tcs``, ``tls``) and/or "axis_profile" (over
-        ``fractions``, ``widths``).
+        ``fractions``, ``widths``; point-symmetric with ``profile_symmetric``, as the ensemble reads).
 
     Returns
     -------
@@ -149,7 +151,7 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
             mm = with_input(maps, grey) if x_input else maps
             for readout, linearity, axis_a, axis_b in grids:
                 for method, lengths in method_lengths(mm, member_names, axis_a, axis_b, linearity or "pearson",
-                                                      near_centre, readout).items():
+                                                      near_centre, readout, profile_symmetric).items():
                     lengths = lengths * to_original[:, None, None]
                     rho_t, _ = correlation_grid(lengths[tune], reference[tune])
                     i, j = np.unravel_index(np.nanargmax(rho_t), rho_t.shape)
@@ -157,7 +159,7 @@ def search_grid(maps_by_s_noise: dict[float, np.ndarray], grey: np.ndarray, to_o
                     fit = compare_lengths(lengths[~tune][:, i, j], reference[~tune])
                     row = {"method": method, "ensemble_method": ENSEMBLE_METHOD_OF.get(method), "linearity": linearity,
                            "s_noise": s, "x_input": x_input, "near_centre": near_centre, "tc": None, "tl": None,
-                           **grid_setting(readout, linearity, axis_a[i], axis_b[j]),
+                           **grid_setting(readout, linearity, axis_a[i], axis_b[j], profile_symmetric),
                            "rho_tune": float(rho_t[i, j]), "rho_test": float(rho_e[i, j]),
                            "rmse_test_pix": float(rmse_e[i, j]), "scale": fit["scale"],
                            "rmse_test_after_scale": fit["rmse_after_scale"]}
@@ -171,7 +173,8 @@ def row_setting(row: dict) -> dict:
     """The ``MethodParams`` fields a grid row chose (its read-out's)."""
     readout = row.get("readout", "algorithm1")
     if readout == "axis_profile":
-        return grid_setting(readout, None, row["profile_fraction"], row["profile_width"])
+        return grid_setting(readout, None, row["profile_fraction"], row["profile_width"],
+                            row.get("profile_symmetric", False))
     return grid_setting(readout, row["linearity"], row["tc"], row["tl"])
 
 
@@ -187,4 +190,5 @@ def row_lengths(maps: np.ndarray, grey: np.ndarray, member_names: Sequence[str],
     cell = row_setting(row)
     a, b = (("profile_fraction", "profile_width") if cell["readout"] == "axis_profile" else ("tc", "tl"))
     return method_lengths(mm, member_names, [cell[a]], [cell[b]], row.get("linearity") or "pearson",
-                          row["near_centre"], cell["readout"])[row["method"]][:, 0, 0]
+                          row["near_centre"], cell["readout"],
+                          cell.get("profile_symmetric", False))[row["method"]][:, 0, 0]
