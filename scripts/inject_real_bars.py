@@ -40,7 +40,7 @@ def _gauss_blur(a: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False,
-           length_r90: tuple[float, float] = (0.5, 1.4)) -> tuple[np.ndarray, np.ndarray] | None:
+           length_r90: tuple[float, float] = (0.5, 1.4), rings: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
     """A real cutout with a bar added, and the bar's outline (None if the galaxy has no size).
 
     ``variety`` (run D3) widens the family of bars beyond Ferrers ellipses: boxy isophotes
@@ -49,6 +49,12 @@ def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False,
     Without it the draws are exactly those of runs D/D2.  ``length_r90``: the bar's full length,
     in units of the cutout's measured R90 (round G: up to 2, since a galaxy that overfills its
     cutout has a truncated R90 and a bar that spans most of the frame).
+
+    ``rings`` (round L): the probability of an inner ring round the bar (radius 1.0-1.3 x the
+    bar's semi-major axis), in half of them broken into two arcs that leave the bar's ends, as
+    real barred disks have; the outline stays the bar's alone, so a model that lights the ring
+    where it crosses the bar's line is penalised for it (the real maps' worst errors, round K-L).
+    Without it the draws are exactly those of the earlier runs.
     """
     r90 = measure_r90_pixels(rgb)
     if not np.isfinite(r90) or r90 < 4:
@@ -72,6 +78,15 @@ def inject(rgb: np.ndarray, rng: np.random.Generator, variety: bool = False,
     ring = (r > 0.8 * a) & (r < 1.1 * a)
     ref = np.median(lin[ring], axis=0)  # the disk's light (and colour) where the bar ends
     amp = rng.uniform(*((0.25, 1.0) if variety else (0.4, 1.2))) * ref
+    if rings and rng.uniform() < rings:
+        rr, wr = rng.uniform(1.0, 1.3) * a, rng.uniform(0.06, 0.12) * a
+        qr, pr = rng.uniform(0.75, 1.0), rng.uniform(0, np.pi)
+        ur, vr = x * np.cos(pr) + y * np.sin(pr), (-x * np.sin(pr) + y * np.cos(pr)) / qr
+        ring_light = rng.uniform(0.3, 0.8) * np.exp(-0.5 * ((np.hypot(ur, vr) - rr) / wr) ** 2)
+        if rng.uniform() < 0.5:  # a pseudo-ring: two arcs starting at the bar's ends, trailing
+            theta = np.arctan2(v, u) - rng.uniform(0, 0.7) * rng.choice([-1, 1])
+            ring_light = ring_light * (0.5 + 0.5 * np.cos(2 * theta)) ** 2
+        profile = np.maximum(profile, ring_light) if variety else profile + ring_light
     bar = _gauss_blur(profile, 1.3)[..., None] * amp  # SDSS seeing: FWHM ~1.4" = 3 px at 0.2"/px
     out = np.arcsinh(np.clip(lin + bar, 0, None) * np.sinh(BETA)) / BETA
     rgb_out = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
@@ -92,6 +107,8 @@ def main() -> None:
     ap.add_argument("--variety", action="store_true", help="boxy bars, ansae, milder strengths (run D3)")
     ap.add_argument("--length-r90", type=float, nargs=2, default=(0.5, 1.4), metavar=("LO", "HI"),
                     help="the bar's full length drawn uniformly in [LO, HI] x the cutout's measured R90")
+    ap.add_argument("--rings", type=float, default=0.0,
+                    help="probability of an inner ring or two arcs round the bar, outside its mask (round L)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     t = storage.read_survey(args.survey).to_pandas()
@@ -107,7 +124,7 @@ def main() -> None:
     for k in np.flatnonzero(pick):
         rgb = decode_image(t[C.IMAGE].iloc[k])
         for _ in range(args.per_galaxy):
-            res = inject(rgb, rng, args.variety, tuple(args.length_r90))
+            res = inject(rgb, rng, args.variety, tuple(args.length_r90), args.rings)
             if res is None:
                 continue
             img, mask = res
