@@ -96,6 +96,47 @@ def test_auto_precision_keeps_bf16_only_where_native_and_faster():
     assert hardware.choose(models, input_size=32, device="cpu", precision="bf16", chunk_size=12) == ("bf16", 12)
 
 
+class _MemoryFor(nn.Module):
+    """A member on a device with memory for ``images`` images per pass: more raise torch's own
+    out-of-memory error, as a GPU's caching allocator does."""
+
+    def __init__(self, inner: nn.Module, images: int):
+        super().__init__()
+        self.inner, self.images, self.largest = inner, images, 0
+
+    def forward(self, x):
+        if x.shape[0] > self.images:
+            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate for {x.shape[0]} images")
+        self.largest = max(self.largest, x.shape[0])
+        return self.inner(x)
+
+
+def test_running_out_of_memory_halves_the_chunk_for_the_process_and_keeps_the_maps(monkeypatch, capsys):
+    """The measured chunk can be too large in a run (members overlap on CUDA streams, other processes
+    share the GPU): the maps are retried with half the chunk, the same maps, and later calls start there."""
+    from catalog_xai.core.catalogue import _smoothgrad_within_memory
+
+    monkeypatch.setattr(hardware, "_fits", {})
+    torch.manual_seed(0)
+    ens = Ensemble([create_model(default_spec("small_vgg", input_size=32))], {"name": "t"})
+    reference = smoothgrad(ens.members, x := torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(2)),
+                           n_samples=6, seeds=[1, 2, 3], chunk_size=4)
+    ens.folded = [_MemoryFor(m, images=5) for m in ens.folded]
+    params = MethodParams(n_samples=6, s_noise=0.1, x_input=False, symmetry="none")
+    maps = _smoothgrad_within_memory(ens, x, params, "fp32", 24, seeds=[1, 2, 3])
+    assert "with 24 images per pass: retrying with 12" in capsys.readouterr().out
+    np.testing.assert_allclose(maps, reference.numpy(), atol=1e-5, rtol=1e-4)
+    assert hardware.chunk_that_fits("cpu", 24) == 3 and ens.folded[0].largest == 3  # 24 -> 12 -> 6 -> 3
+    again = _smoothgrad_within_memory(ens, x, params, "fp32", 24, seeds=[1, 2, 3])  # starts at 3: no retry
+    assert "retrying" not in capsys.readouterr().out
+    np.testing.assert_allclose(again, maps)
+    ens.folded = [_MemoryFor(m.inner, images=0) for m in ens.folded]  # not even one image fits: the error stays
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        _smoothgrad_within_memory(ens, x, params, "fp32", 24, seeds=[1, 2, 3])
+    assert hardware.is_out_of_memory(RuntimeError("CUDA error: out of memory"))  # a kernel's, as AcceleratorError
+    assert not hardware.is_out_of_memory(RuntimeError("shape mismatch"))
+
+
 @pytest.mark.parametrize("name", [storage.DEFAULT_BAR_CHECKPOINT, storage.DEFAULT_CHECKPOINT])
 def test_bf16_maps_and_lengths_against_fp32_on_the_shipped_ensembles(name):
     """The accuracy of bf16 is checked, not assumed, on real SDSS cutouts (the benchmark does 72).

@@ -200,21 +200,40 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         if maps_from is not ensemble:
             x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
         run = params_for_device(params, maps_from)  # "auto" and chunk 0 decided (measured once per process)
-        maps = saliency.smoothgrad(
-            maps_from.members,
-            x,
-            n_samples=params.n_samples,
-            s_noise=params.s_noise,
-            x_input=params.x_input,
-            target=saliency.score_target(params.score),
-            seeds=saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed),
-            chunk_size=run.chunk_size,
-            autocast_dtype=torch.bfloat16 if run.precision == "bf16" else None,
-            gradients=params.gradients,
-            symmetry=params.symmetry,
-        ).cpu().numpy()
+        maps = _smoothgrad_within_memory(maps_from, x, params, run.precision, run.chunk_size,
+                                         saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed))
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing, dstd, feats, cams,
                           None if cams is None else framed.crop_px, debiased)
+
+
+def _smoothgrad_within_memory(maps_from: Ensemble, x: torch.Tensor, params: MethodParams, precision: str,
+                              chunk_size: int, seeds: Sequence[int]) -> np.ndarray:
+    """SmoothGrad maps (M, B, H, W) of ``maps_from``, retried with half the chunk each time the
+    device runs out of memory (``hardware.smaller_chunk_after_out_of_memory``): the same maps,
+    since every galaxy's noise comes from its own seed."""
+    chunk = hardware.chunk_that_fits(maps_from.device, chunk_size)
+    while True:
+        try:
+            return saliency.smoothgrad(
+                maps_from.members,
+                x,
+                n_samples=params.n_samples,
+                s_noise=params.s_noise,
+                x_input=params.x_input,
+                target=saliency.score_target(params.score),
+                seeds=seeds,
+                chunk_size=chunk,
+                autocast_dtype=torch.bfloat16 if precision == "bf16" else None,
+                gradients=params.gradients,
+                symmetry=params.symmetry,
+            ).cpu().numpy()
+        except RuntimeError as exc:
+            if not hardware.is_out_of_memory(exc) or chunk <= 1:
+                raise
+            smaller = hardware.smaller_chunk_after_out_of_memory(maps_from.device, chunk)
+            print(f"out of memory on {maps_from.device} with {chunk} images per pass: retrying with {smaller}",
+                  flush=True)
+            chunk = smaller
 
 
 def _debiased_pair(debias: Ensemble, framed: FramedBatch, ensemble: Ensemble, objid, image, params,

@@ -21,6 +21,40 @@ CHUNK_CANDIDATES = {"cpu": (8, 16, 32, 64, 128, 256, 512), "cuda": (128, 256, 51
 _WORSE = 1.15
 _chosen: dict[tuple, tuple[int, float]] = {}  # per process: models, device, dtype, threads -> (chunk, s/image)
 _choices: dict[tuple, tuple[str, int]] = {}  # per process: the same and what was asked -> (precision, chunk)
+_fits: dict[str, int] = {}  # per process: device -> the largest chunk known not to run out of its memory
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is the device running out of memory: the caching allocator's
+    ``OutOfMemoryError``, or a kernel's or library's (cuDNN workspace) "CUDA error: out of memory",
+    which torch raises as an ``AcceleratorError``."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc)))
+
+
+def chunk_that_fits(device: str | torch.device, chunk: int) -> int:
+    """``chunk``, or less where a larger one already ran out of memory on ``device`` in this process."""
+    return min(chunk, _fits.get(str(torch.device(device)), chunk))
+
+
+def smaller_chunk_after_out_of_memory(device: str | torch.device, chunk: int) -> int:
+    """The chunk to retry with after ``chunk`` ran out of memory on ``device``: half of it, kept
+    for the process so later batches start there.  The measured chunk can be too large in a run:
+    on CUDA the members' passes overlap on their own streams, other processes share the GPU,
+    and memory fragments.  Chunk size changes speed, never results.
+
+    Raises
+    ------
+    ValueError
+        When ``chunk`` is already 1: nothing smaller can be tried.
+    """
+    if chunk <= 1:
+        raise ValueError(f"out of memory on {device} with one image per pass")
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    _fits[str(device)] = chunk // 2
+    return chunk // 2
 
 
 def native_bf16(device: str | torch.device) -> tuple[bool, str]:
@@ -116,8 +150,11 @@ def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torc
             x = batch(n)
             _pass_seconds(models, x, target, dtype)  # a new shape: kernels chosen, memory allocated
             per_image = _pass_seconds(models, x, target, dtype) / n
-        except torch.cuda.OutOfMemoryError:
-            torch.cuda.empty_cache()
+        except RuntimeError as exc:  # OutOfMemoryError is one
+            if not is_out_of_memory(exc):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
             break
         if per_image < best_per_image:
             best, best_per_image = n, per_image
