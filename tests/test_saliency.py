@@ -113,20 +113,24 @@ def test_padding_never_holds_the_bar():
 
 
 def test_smoothgrad_squared_and_vargrad_from_the_gradients_of_the_copies():
-    """For Squares the gradient of copy k is 2 w (x + e_k): the three aggregations are checked
+    """For Squares the gradient of copy k is 2 w (x + e_k): the four aggregations are checked
     against the same noisy copies computed by hand."""
     m = Squares(5, 5).requires_grad_(False)
     x = torch.rand(2, 3, 5, 5)
     n, s = 32, 0.2
     w = 2 * m.w[C.BAR_YES_INDEX]
     sigma = s * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
-    for gradients in ("abs", "square", "var"):
+    w = w * torch.where(torch.arange(3) == 1, -1.0, 1.0)[:, None, None]  # signed: one band lowers the score
+    m.w[C.BAR_YES_INDEX] = w / 2
+    for gradients in ("abs", "square", "var", "positive"):
         maps = smoothgrad([m], x, n_samples=n, s_noise=s, seeds=[3, 4], gradients=gradients, chunk_size=8)
         for b, seed in enumerate((3, 4)):
             eps = torch.randn((n, 3, 5, 5), generator=torch.Generator().manual_seed(seed))
             g = w * (x[b] + eps * sigma[b])
-            agg = {"abs": g.abs().mean(0), "square": (g * g).mean(0), "var": g.var(0, unbiased=False)}[gradients]
-            expect = agg.amax(0)
+            agg = {"abs": g.abs().mean(0), "square": (g * g).mean(0), "var": g.var(0, unbiased=False),
+                   "positive": g.mean(0)}[gradients]
+            # positive: brightening a pixel in every band, so the bands' sum, then only what raises the score
+            expect = agg.sum(0).clamp_min(0) if gradients == "positive" else agg.amax(0)
             expect = (expect - expect.min()) / (expect.max() - expect.min())
             torch.testing.assert_close(maps[0, b], expect, atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="gradients must be one of"):

@@ -31,8 +31,11 @@ PRECISIONS = ("auto", "fp32", "bf16")
 #: where the cumulative score also explains "this is a face-on disk").
 SCORES = ("cumulative", "contrastive")
 #: How SmoothGrad aggregates the noisy copies' input gradients g: the paper's mean |g|, SmoothGrad²
-#: (mean g²; Hooker et al. 2019) or VarGrad (the variance of g over the copies; Adebayo et al. 2018).
-GRADIENTS = ("abs", "square", "var")
+#: (mean g²; Hooker et al. 2019), VarGrad (the variance of g over the copies; Adebayo et al. 2018),
+#: or positive: the mean signed g summed over the colour channels and clipped at 0, the pixels whose
+#: brightening raises the score (Smilkov et al. 2017's signed SmoothGrad): |g| also lights the
+#: negative lobes round a structure's ends, which lengthen a bar (round M of the bar-lab notebook).
+GRADIENTS = ("abs", "square", "var", "positive")
 #: none: the paper's SmoothGrad; dihedral: copy k of the N noisy copies is shown to the network
 #: rotated by 90° x (k mod 4) and mirrored when (k mod 8) >= 4, and its gradient mapped back, so
 #: the map averages the network over the square's 8 symmetries for the same N passes (a bar's map
@@ -76,7 +79,8 @@ class MethodParams:
     score: str = _opt("cumulative", "the logit SmoothGrad explains: the paper's cumulative Class3.1, or "
                                      "contrastive Class3.1 - Class3.2", choices=SCORES)
     gradients: str = _opt("abs", "how the noisy copies' input gradients are averaged: abs (the paper's mean |g|), "
-                                 "square (SmoothGrad^2) or var (VarGrad)", choices=GRADIENTS)
+                                 "square (SmoothGrad^2), var (VarGrad) or positive (the signed mean, clipped at 0)",
+                          choices=GRADIENTS)
     symmetry: str = _opt("none", "none: the paper's SmoothGrad; dihedral: the N noisy copies also cycle through the "
                                  "8 rotations/flips of the frame, gradients mapped back (same N; ~12% slower)",
                           choices=SYMMETRIES)

@@ -107,7 +107,9 @@ def smoothgrad(
         device, measured once per process (``hardware.measure_chunk_size``).
     autocast_dtype : e.g. torch.bfloat16 to run the models under autocast.
     gradients : "abs" (the paper's mean |g| over the copies), "square" (SmoothGrad², mean g²) or
-        "var" (VarGrad, the variance of g over the copies); then the maximum over colour channels.
+        "var" (VarGrad, the variance of g over the copies), then the maximum over colour channels;
+        or "positive": the mean g summed over the colour channels (brightening a pixel in every
+        band), clipped at 0.
     symmetry : "none", or "dihedral": copy k of each image's N goes through the models under the
         square's symmetry k mod 8 (``dihedral``) and its gradient comes back through the inverse,
         so the map is an average over rotations and mirror images as well as over the noise.
@@ -175,14 +177,15 @@ def smoothgrad(
                         score = target_score(model(seen), target)
                     (grad,) = torch.autograd.grad(score, part)
                     grad = grad.float()
-                    sums[m].index_add_(0, idx, grad.abs() if gradients == "abs" else grad * grad)
+                    sums[m].index_add_(0, idx, grad.abs() if gradients == "abs" else grad if gradients == "positive"
+                                       else grad * grad)
                     if signed is not None:
                         signed[m].index_add_(0, idx, grad)
         _join(streams)  # before the main stream frees or reuses this group's tensors
     mean = sums / n_samples
     if signed is not None:
         mean = (mean - (signed / n_samples) ** 2).clamp_min(0)  # E[g^2] - E[g]^2
-    maps = normalise_maps(mean.amax(dim=2))
+    maps = normalise_maps(mean.sum(dim=2).clamp_min(0) if gradients == "positive" else mean.amax(dim=2))
     if x_input:
         maps = normalise_maps(maps * greyscale(x)[None])
     return maps
