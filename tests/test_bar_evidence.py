@@ -126,3 +126,21 @@ def test_photometric_jitter_is_seeded_in_range_and_changes_colour_and_sharpness(
     # the blurred third: less pixel-to-pixel variance than the input
     rough = lambda t: (t[..., 1:, :] - t[..., :-1, :]).pow(2).mean((1, 2, 3))  # noqa: E731
     assert int((rough(a) < 0.5 * rough(x)).sum()) >= 8
+
+
+def test_short_reach_evidence_head_sees_less_of_the_frame_with_the_same_weights():
+    """silu_bar_evidence_hdc (round M) is silu_bar_evidence with dilations 1, 2, 3: the same weights
+    load into it, and one evidence pixel's input gradient reaches fewer pixels."""
+    def reach(arch: str) -> float:
+        torch.manual_seed(0)
+        m = models.create_model(models.default_spec(arch, input_size=112)).eval()
+        if arch.endswith("_hdc"):
+            m.load_state_dict(_model().state_dict())  # a silu_bar_evidence member initialises it
+        x = torch.rand(1, 3, 112, 112, requires_grad=True)
+        _, z = m(x, return_evidence=True)
+        (g,) = torch.autograd.grad(z[0, 0, 14, 14], x)
+        rows, cols = torch.nonzero(g[0].abs().sum(0) > 0, as_tuple=True)
+        return float(torch.maximum((rows.float() - 57.5).abs(), (cols.float() - 57.5).abs()).max())
+
+    short, long_ = reach("silu_bar_evidence_hdc"), reach("silu_bar_evidence")
+    assert short <= 45 and long_ >= short + 12, (short, long_)  # the long reach runs off the 112-px frame

@@ -467,8 +467,9 @@ def _silu_bar_evidence():
 
 #: Round M: the evidence head's dilations 1, 2, 3 instead of 2, 4, 8 (same weights' shapes, so a
 #: silu_bar_evidence member initialises it): each evidence pixel sees ~50 input px instead of
-#: ~120, and rates with no common factor leave no gridding (Wang et al. 2018's hybrid dilation),
-#: so an arm beyond the bar's end is judged on its own light rather than on the bar beside it.
+#: ~120, and rates with no common factor leave no gridding (Wang et al. 2018's hybrid dilation).
+#: Tried so that an arm beyond a bar's end is judged on its own light, not the bar's; it lost the
+#: real bars (lab real set 0.69 -> 0.24): kept to reproduce docs/bar-lab-notebook.md, shipped by none.
 @register("silu_bar_evidence_hdc", 112, 0.5)
 def _silu_bar_evidence_hdc():
     body = BarEvidenceBackbone(dilations=(1, 2, 3))
