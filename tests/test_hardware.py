@@ -100,13 +100,14 @@ class _MemoryFor(nn.Module):
     """A member on a device with memory for ``images`` images per pass: more raise torch's own
     out-of-memory error, as a GPU's caching allocator does."""
 
-    def __init__(self, inner: nn.Module, images: int):
+    def __init__(self, inner: nn.Module, images: int, error=None):
         super().__init__()
         self.inner, self.images, self.largest = inner, images, 0
+        self.error = error or torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     def forward(self, x):
         if x.shape[0] > self.images:
-            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate for {x.shape[0]} images")
+            raise self.error
         self.largest = max(self.largest, x.shape[0])
         return self.inner(x)
 
@@ -135,6 +136,21 @@ def test_running_out_of_memory_halves_the_chunk_for_the_process_and_keeps_the_ma
         _smoothgrad_within_memory(ens, x, params, "fp32", 24, seeds=[1, 2, 3])
     assert hardware.is_out_of_memory(RuntimeError("CUDA error: out of memory"))  # a kernel's, as AcceleratorError
     assert not hardware.is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_chunk_search_halves_below_its_smallest_candidate_when_none_fits():
+    """On a GPU another process fills, cuBLAS's handle creation failed in the chunk search (an
+    H200, round M): the search counts that as out of memory and halves below its candidates."""
+    torch.manual_seed(0)
+    inner = create_model(default_spec("small_vgg", input_size=32)).eval().requires_grad_(False)
+    cublas = RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+    member = _MemoryFor(inner, images=5, error=cublas)
+    assert hardware.is_out_of_memory(cublas)
+    assert hardware.measure_chunk_size([member], input_size=32, device="cpu", candidates=(8, 16)) == 4
+    assert member.largest == 4
+    member.error = RuntimeError("shape mismatch")  # anything else is not memory: it stops the search
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        hardware.measure_chunk_size([member], input_size=32, device="cpu", candidates=(12,))
 
 
 @pytest.mark.parametrize("name", [storage.DEFAULT_BAR_CHECKPOINT, storage.DEFAULT_CHECKPOINT])

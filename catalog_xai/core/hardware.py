@@ -24,12 +24,17 @@ _choices: dict[tuple, tuple[str, int]] = {}  # per process: the same and what wa
 _fits: dict[str, int] = {}  # per process: device -> the largest chunk known not to run out of its memory
 
 
+#: What the device's libraries say when memory runs out outside torch's caching allocator: a kernel's
+#: "CUDA error: out of memory" (an ``AcceleratorError``), cuBLAS's and cuDNN's ``*_STATUS_ALLOC_FAILED``
+#: (seen on an H200 shared with another process: ``cublasCreate`` failed in the chunk search), the CPU's.
+_OUT_OF_MEMORY = ("out of memory", "ALLOC_FAILED", "can't allocate memory")
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is the device running out of memory: the caching allocator's
-    ``OutOfMemoryError``, or a kernel's or library's (cuDNN workspace) "CUDA error: out of memory",
-    which torch raises as an ``AcceleratorError``."""
+    ``OutOfMemoryError``, or one of ``_OUT_OF_MEMORY`` from a kernel or a library."""
     return isinstance(exc, torch.cuda.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and ("out of memory" in str(exc) or "can't allocate memory" in str(exc)))
+        isinstance(exc, RuntimeError) and any(s in str(exc) for s in _OUT_OF_MEMORY))
 
 
 def chunk_that_fits(device: str | torch.device, chunk: int) -> int:
@@ -140,26 +145,38 @@ def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torc
         x = torch.rand((n, 3, input_size, input_size), generator=gen, device=device)
         return x.contiguous(memory_format=torch.channels_last)
 
+    def per_image_or_none(n: int) -> float | None:
+        """Seconds per image at chunk ``n``, or None where it runs out of the device's memory."""
+        try:
+            x = batch(n)
+            _pass_seconds(models, x, target, dtype)  # a new shape: kernels chosen, memory allocated
+            return _pass_seconds(models, x, target, dtype) / n
+        except RuntimeError as exc:  # OutOfMemoryError is one
+            if not is_out_of_memory(exc):
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            return None
+
     t_start = time.perf_counter()
     best, best_per_image = candidates[0], float("inf")
     for n in candidates:
         spent = time.perf_counter() - t_start
         if best_per_image < float("inf") and spent + 2 * n * best_per_image > budget_s:
             break  # this candidate's two passes would overrun the budget
-        try:
-            x = batch(n)
-            _pass_seconds(models, x, target, dtype)  # a new shape: kernels chosen, memory allocated
-            per_image = _pass_seconds(models, x, target, dtype) / n
-        except RuntimeError as exc:  # OutOfMemoryError is one
-            if not is_out_of_memory(exc):
-                raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+        per_image = per_image_or_none(n)
+        if per_image is None:
             break
         if per_image < best_per_image:
             best, best_per_image = n, per_image
         elif per_image > _WORSE * best_per_image:
             break
+    n = candidates[0] // 2
+    while best_per_image == float("inf") and n >= 1:  # not even the smallest candidate fits: halve it
+        per_image = per_image_or_none(n)
+        if per_image is not None:
+            best, best_per_image = n, per_image
+        n //= 2
     _chosen[key] = best, best_per_image
     return _chosen[key]
 
