@@ -66,25 +66,25 @@ def bench_gpu(args) -> dict:
     t_choose = time.perf_counter() - t0
     x = torch.rand((g, 3, size, size), generator=torch.Generator().manual_seed(1)).to(device)
     seeds = galaxy_seeds(range(g), 0)
-    smoothgrad(ens.members, x[:1], n_samples=n, seeds=seeds[:1], chunk_size=chunk, autocast_dtype=dtype)  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    maps = smoothgrad(ens.members, x, n_samples=n, seeds=seeds, chunk_size=chunk, autocast_dtype=dtype)
-    if device == "cuda":
-        torch.cuda.synchronize()
-    t_sg = time.perf_counter() - t0
+
+    def timed_smoothgrad() -> tuple[torch.Tensor, float]:
+        """The maps of all g galaxies and their seconds, after a one-galaxy warm-up."""
+        smoothgrad(ens.members, x[:1], n_samples=n, seeds=seeds[:1], chunk_size=chunk, autocast_dtype=dtype)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = smoothgrad(ens.members, x, n_samples=n, seeds=seeds, chunk_size=chunk, autocast_dtype=dtype)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out, time.perf_counter() - t0
+
+    maps, t_sg = timed_smoothgrad()
     assert maps.shape == (len(PAPER_MODELS), g, size, size) and bool(torch.isfinite(maps).all())
     rows = [{"what": f"SmoothGrad, {'+'.join(PAPER_MODELS)} at {size} px, N={n}, {precision}, chunk {chunk}",
              "galaxies": g, "seconds": t_sg, "s_per_galaxy": t_sg / g, "galaxies_per_s_per_gpu": g / t_sg}]
     if device == "cuda":  # cuDNN's own algorithm search per shape: is it worth turning on in the actors?
         torch.backends.cudnn.benchmark = True
-        smoothgrad(ens.members, x[:1], n_samples=n, seeds=seeds[:1], chunk_size=chunk, autocast_dtype=dtype)
-        torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        smoothgrad(ens.members, x, n_samples=n, seeds=seeds, chunk_size=chunk, autocast_dtype=dtype)
-        torch.cuda.synchronize()
-        t_bench = time.perf_counter() - t0
+        t_bench = timed_smoothgrad()[1]
         torch.backends.cudnn.benchmark = False
         rows.append({"what": rows[0]["what"] + ", cudnn.benchmark on", "galaxies": g, "seconds": t_bench,
                      "s_per_galaxy": t_bench / g, "galaxies_per_s_per_gpu": g / t_bench})

@@ -267,7 +267,6 @@ class KillClient:
         self.accept = accept or (lambda pid: True)
         self.killed: list[tuple[int, str]] = []
         self.refused: list[str] = []
-        self.gone = 0  # requests whose sender no longer held its socket (a worker already killed)
 
     def __call__(self, handler) -> bool:
         pid = _client_pid(handler)
@@ -275,7 +274,6 @@ class KillClient:
             # No process holds the connection's socket any more: its sender is gone (e.g. a request
             # a killed worker had in flight). Its request dies unanswered, as it would with its sender;
             # letting it through would publish what the test means to stop (seen once in CI, round M).
-            self.gone += 1
             handler.close_connection = True
             return True
         cmd = _cmdline(pid)

@@ -42,22 +42,20 @@ def chunk_that_fits(device: str | torch.device, chunk: int) -> int:
     return min(chunk, _fits.get(str(torch.device(device)), chunk))
 
 
-def smaller_chunk_after_out_of_memory(device: str | torch.device, chunk: int) -> int:
-    """The chunk to retry with after ``chunk`` ran out of memory on ``device``: half of it, kept
-    for the process so later batches start there.  The measured chunk can be too large in a run:
-    on CUDA the members' passes overlap on their own streams, other processes share the GPU,
-    and memory fragments.  Chunk size changes speed, never results.
-
-    Raises
-    ------
-    ValueError
-        When ``chunk`` is already 1: nothing smaller can be tried.
-    """
-    if chunk <= 1:
-        raise ValueError(f"out of memory on {device} with one image per pass")
-    device = torch.device(device)
+def _release_cached_memory(device: torch.device) -> None:
+    """Hand the caching allocator's free blocks back to the GPU after running out of its memory,
+    so that what comes next (a smaller chunk, cuBLAS's own allocations) can have them."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+def smaller_chunk_after_out_of_memory(device: str | torch.device, chunk: int) -> int:
+    """The chunk (>= 2) to retry with after ``chunk`` ran out of memory on ``device``: half of it,
+    kept for the process so later batches start there.  The measured chunk can be too large in a
+    run: on CUDA the members' passes overlap on their own streams, other processes share the GPU,
+    and memory fragments.  Chunk size changes speed, never results."""
+    device = torch.device(device)
+    _release_cached_memory(device)
     _fits[str(device)] = chunk // 2
     return chunk // 2
 
@@ -154,8 +152,7 @@ def _measure(models: Sequence[nn.Module], *, input_size: int, device: str | torc
         except RuntimeError as exc:  # OutOfMemoryError is one
             if not is_out_of_memory(exc):
                 raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+            _release_cached_memory(device)
             return None
 
     t_start = time.perf_counter()
