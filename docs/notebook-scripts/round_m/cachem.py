@@ -2,7 +2,7 @@
 import sys, time, json, warnings
 from dataclasses import replace
 import numpy as np
-sys.path.insert(0, '/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from benchmarks.bar_lab import generated_set, real_set, DEFAULT_REAL
 from catalog_xai import storage
 from catalog_xai.core import saliency

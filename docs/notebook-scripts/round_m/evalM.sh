@@ -1,5 +1,5 @@
 set -e
-cd /work/main; source .venv/bin/activate
+cd "$(dirname "$0")/../../.."; source .venv/bin/activate
 M=$(cat /tmp/m/method.json)
 for t in M1 M2; do
   st=$(ls runs/bar-lab/$t/*.state.pt)

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, '/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai import columns as C
 from catalog_xai import storage
 from catalog_xai.core.isophotes import fit_isophotes
@@ -18,7 +18,7 @@ from catalog_xai.core.preprocess import decode_image, frame_batch, frame_image
 
 survey, out = sys.argv[1], sys.argv[2]
 t = storage.read_survey(survey).to_pandas()
-held = set(json.load(open('/work/main/catalog_xai/weights/sdss-finetuned/training_log.json'))['holdout_objids'])
+held = set(json.load(open('catalog_xai/weights/sdss-finetuned/training_log.json'))['holdout_objids'])
 cum = t[list(C.LABEL_COLUMNS)].to_numpy(float)
 cond = conditional_from_cumulative(cum)
 i_bar = C.ANSWER_NAMES.index('bar_yes')

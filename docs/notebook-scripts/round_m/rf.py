@@ -1,5 +1,5 @@
 import sys, numpy as np, torch, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-sys.path.insert(0,'/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai import storage
 ens=storage.load_ensemble('saliency-evidence'); d=np.load('/tmp/m/C_SE.npz')
 fr=torch.tensor(d['real_framed'].astype(np.float32))

@@ -1,5 +1,5 @@
 import sys, numpy as np
-sys.path.insert(0,'/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai.core import bars
 from scipy import ndimage
 from scipy.stats import pearsonr

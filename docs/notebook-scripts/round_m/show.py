@@ -1,5 +1,5 @@
 import sys, numpy as np, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-sys.path.insert(0,'/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai.core import bars
 d=np.load(sys.argv[1]); s=sys.argv[2] if len(sys.argv)>2 else 'real'
 maps=d[s+'_maps']; m2o=d[s+'_m2o']; true=d[s+'_true']; L=d[s+'_len']; fr=d[s+'_framed'].astype(np.float32)

@@ -1,5 +1,5 @@
 import sys, numpy as np, matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-sys.path.insert(0,'/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai.core import bars
 from scipy import ndimage
 d=np.load(sys.argv[1]); s='real'; idx=[int(x) for x in sys.argv[2].split(',')]

@@ -1,6 +1,6 @@
 # C0 (control for I1): G4 + 2 epochs on G4's draws, no isophote masks
 set -e
-cd /work/main; source .venv/bin/activate
+cd "$(dirname "$0")/../../.."; source .venv/bin/activate
 D="runs/bar-lab/gz2_2002.npz runs/bar-lab/tight_3002.npz runs/bar-lab/inj8v_5002.npz runs/bar-lab/inj8vL_5004.npz"
 ISO=$(for i in 1 2 3 4 5 6 7 8; do printf "runs/bar-lab/isoreal.npz "; done)
 COMMON="--architecture silu_bar_evidence --real-survey runs/surveys/sdss740 --holdout-from catalog_xai/weights/sdss-finetuned/training_log.json --real-repeat 1 --epochs 2 --lr 3e-4 --saliency-weight 0.5 --saliency-max-images 8 --photometric --evidence-weight 1"

@@ -1,5 +1,5 @@
 set -e
-cd /work/main; source .venv/bin/activate
+cd "$(dirname "$0")/../../.."; source .venv/bin/activate
 while ! grep -q "^gz2 " /tmp/m/data.log; do sleep 10; done
 while pgrep -f "cache.py" >/dev/null; do sleep 5; done
 D="runs/bar-lab/gz2_2002.npz runs/bar-lab/tight_3002.npz runs/bar-lab/inj8v_5002.npz runs/bar-lab/inj8vL_5004.npz"

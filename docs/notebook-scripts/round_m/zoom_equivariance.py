@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, '/work/main')
+sys.path.insert(0, '.')  # run from the repository root
 from catalog_xai import storage
 from catalog_xai.core import bars, saliency
 from catalog_xai.core.preprocess import frame_batch
 
-t = pq.read_table(sorted(glob.glob('/work/main/runs/surveys/sdss740/*.parquet')))
+t = pq.read_table(sorted(glob.glob('runs/surveys/sdss740/*.parquet')))
 bar = np.array(t.column('vote_bar_yes_cumulative_fraction').to_pylist(), float)
 feat = np.array(t.column('vote_smooth_or_featured_features_or_disk_cumulative_fraction').to_pylist(), float)
 order = np.argsort(-np.nan_to_num(bar / np.maximum(feat, 1e-3)))[:64]  # the most barred by the votes
