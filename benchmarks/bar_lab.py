@@ -2,11 +2,13 @@
 
     python -m benchmarks bar_lab [--checkpoints saliency-evidence sdss-finetuned ...]
 
-Three fixed sets, the same every run:
+Fixed sets, the same every run:
 - ``generated``: barred galaxies of the built-in generator (the training renderer),
   stratified by bar length (4 quantile bins) and angle (6 slices of 30 deg);
 - ``generated-alt``: the same stratification, rendered differently (``synth`` style
   ``alt``: boxy flat bars, Moffat PSF, correlated noise, per-channel stretch);
+- ``generated-long`` (on request, ``--sets``): the training renderer in the real cutouts'
+  regime, the galaxy filling a tight 128-px cutout and bars 0.35-0.8 R90 (~40-140 px long);
 - ``real``: the 36 SDSS barred galaxies with Hoyle et al. (2011) human lengths in
   ``../shared/data/hoyle_bar_lengths`` (or ``--real``), 25.6" cutouts at 0.2"/px.
 
@@ -39,8 +41,9 @@ DEFAULT_REAL = ROOT.parent / "shared" / "data" / "hoyle_bar_lengths"
 #: median error scattered by ±30 % once errors were 8 %; 32 a slice and ±0.03 on Pearson need 8.
 N_PER_CELL = 8
 #: generated-tune: the training renderer again, other galaxies, for choosing a read-out (Tc, Tl)
-#: without looking at the lab's own sets.
-SEEDS = {"generated": 9001, "generated-alt": 9002, "generated-tune": 9003}
+#: without looking at the lab's own sets.  generated-long: the training renderer in the real
+#: tuning cutouts' regime (``synth.fill_frame``: the galaxy fills a 128-px cutout, bars ~40-140 px).
+SEEDS = {"generated": 9001, "generated-alt": 9002, "generated-tune": 9003, "generated-long": 9004}
 
 
 @dataclass
@@ -61,10 +64,17 @@ def generated_set(name: str, n_per_cell: int = N_PER_CELL) -> LabSet:
     from catalog_xai.core import synth
 
     style = "alt" if name.endswith("alt") else "train"
-    truths = synth.stratified_barred_truths(n_per_cell, SEEDS[name])
-    images = [synth.encode_jpeg(synth.render_galaxy(t, rng, style=style)) for t, rng in truths]
+    long = name == "generated-long"
+    truths = synth.stratified_barred_truths(n_per_cell, SEEDS[name], frame_filling=long)
     get = lambda k: np.array([t[k] for t, _ in truths], dtype=float)  # noqa: E731
     r90 = get("petroR90_r")
+    if long:  # tight 128-px cutouts that the galaxy fills, framed as the real ones are
+        images = [synth.encode_jpeg(synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"]))
+                  for t, rng in truths]
+        scale = get("render_scale")
+        return LabSet(name, np.arange(1, len(truths) + 1), images, get("bar_length_arcsec") / scale,
+                      get("bar_angle_deg"), scale, r90, get("redshift"), False)
+    images = [synth.encode_jpeg(synth.render_galaxy(t, rng, style=style)) for t, rng in truths]
     return LabSet(name, np.arange(1, len(truths) + 1), images, get("bar_length_pix"), get("bar_angle_deg"),
                   r90 * C.GZ2_PIXEL_SCALE_PER_PETRO, r90, get("redshift"), True)
 
@@ -176,7 +186,7 @@ def bench_bar_lab(args) -> None:
     from .__main__ import _save
 
     t_start = time.perf_counter()
-    sets = [generated_set(s, args.per_cell) for s in ("generated", "generated-alt") if s in args.sets]
+    sets = [generated_set(s, args.per_cell) for s in ("generated", "generated-alt", "generated-long") if s in args.sets]
     real = Path(args.real)
     if "real" in args.sets and (real / "hoyle_tuning.csv").exists():
         sets.append(real_set(real))
@@ -237,5 +247,5 @@ def add_parser(sub) -> None:
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
     p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],
-                   choices=["generated", "generated-alt", "real"])
+                   choices=["generated", "generated-alt", "generated-long", "real"])
     p.add_argument("--output", default="bar_lab", help="results name (benchmarks/results/<output>.json)")

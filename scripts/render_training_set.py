@@ -4,6 +4,9 @@
     python scripts/render_training_set.py gz2 --n 2500 --seed 2001 --out v2q_2001.npz
     # SDSS-like tight cutouts (128 px at 0.1-0.2"/px), framed "measured" as real cutouts are
     python scripts/render_training_set.py tight --n 3000 --seed 3001 --out tight_3001.npz
+    # the Hoyle cutouts' regime: the galaxy fills the 128-px cutout (R90 50-80 px), bars 0.35-0.8
+    # R90 in semi-major axis, and half the armed disks with arms starting sharply (at the bar's ends)
+    python scripts/render_training_set.py long --n 2000 --seed 3101 --attached-arms 0.5 --out long_3101.npz
 
 Writes x (N, 3, 112, 112) uint8, masks (N, 112, 112) uint8 (the bar's outline on each
 galaxy's crop, ``synth.bar_mask``), labels (N, 37) cumulative vote fractions, crop_px and the
@@ -23,13 +26,18 @@ from catalog_xai.core.preprocess import frame_batch
 GEOMETRY = ("bar_a_pix", "bar_q", "bar_phi", "pa", "cos_i")
 
 
-def render(kind: str, n: int, seed: int) -> tuple[list[bytes], list[dict], list[np.ndarray]]:
+def render(kind: str, n: int, seed: int,
+           attached_arms: float = 0.0) -> tuple[list[bytes], list[dict], list[np.ndarray]]:
     images, truths, votes = [], [], []
     for k in range(n):
         # gz2: galaxy k is make_catalogue's objid k + 1 (the same galaxies as a synthetic survey of this seed)
-        rng = np.random.default_rng([seed, k] if kind == "tight" else [seed, k + 1])
+        rng = np.random.default_rng([seed, k] if kind != "gz2" else [seed, k + 1])
         t = synth.sample_truth(rng)
-        if kind == "tight":
+        synth.set_arm_start(t, rng, attached_arms)
+        if kind == "long":
+            t["render_scale"] = synth.fill_frame(t, rng)
+            rgb = synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"])
+        elif kind == "tight":
             # nearer / larger galaxies too, as in the Hoyle sample (z ~ 0.03)
             t["render_scale"] = float(rng.uniform(0.1, 0.2))
             rgb = synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"])
@@ -44,15 +52,17 @@ def render(kind: str, n: int, seed: int) -> tuple[list[bytes], list[dict], list[
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("kind", choices=("gz2", "tight"))
+    ap.add_argument("kind", choices=("gz2", "tight", "long"))
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--attached-arms", type=float, default=0.0,
+                    help="probability that an armed disk's arms start sharply (at a barred disk's bar ends)")
     ap.add_argument("--crop-fraction", type=float, default=0.25)
     ap.add_argument("--framing", default="measured")
     ap.add_argument("--input-size", type=int, default=112)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    images, truths, votes = render(args.kind, args.n, args.seed)
+    images, truths, votes = render(args.kind, args.n, args.seed, args.attached_arms)
     fb = frame_batch(images, input_size=args.input_size, crop_fraction=args.crop_fraction, framing=args.framing)
     ok = fb.ok_rows
     masks = []

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from catalog_xai import columns as C
 from catalog_xai.core import synth
@@ -139,3 +140,68 @@ def test_stratified_truths_fill_every_length_and_angle_cell():
     assert np.all(np.bincount((angles // 45).astype(int), minlength=4) == 6)
     again = synth.stratified_barred_truths(2, seed=4, length_bins=3, angle_bins=4)
     assert [t["bar_length_pix"] for t, _ in truths] == [t["bar_length_pix"] for t, _ in again]
+
+
+def test_arms_can_start_at_the_bars_ends_without_betraying_a_bar():
+    """``set_arm_start``: a barred disk's arms leave its bar's two ends (as in real barred spirals);
+    an unbarred disk's start sharply at a radius drawn as bars are, so the start is no bar detector;
+    with probability 0 nothing changes and no random number is drawn (older renders stay the same)."""
+    rng = np.random.default_rng(11)
+    t = _barred(rng)
+    state = np.random.default_rng(2)
+    untouched = synth.set_arm_start(dict(t), state, 0.0)
+    assert untouched == t and state.random() == np.random.default_rng(2).random()
+
+    truths = [synth.set_arm_start(synth.sample_truth(rng), rng, 1.0) for _ in range(3000)]
+    armed = [t for t in truths if t["is_disk"] and t["cos_i"] > 0.45 and "arm_start_pix" in t]
+    start = {b: np.array([t["arm_start_pix"] for t in armed if t["has_bar"] == b]) / synth.R90_PIX
+             for b in (True, False)}
+    assert min(len(start[True]), len(start[False])) > 200
+    assert abs(np.median(start[True]) - np.median(start[False])) < 0.03
+    assert all(t["arm_start_pix"] == t["bar_a_pix"] for t in armed if t["has_bar"])
+
+    # face on, the arm light just beyond the bar's end lies along the bar's line, not across it
+    t = _barred(np.random.default_rng(5))
+    t.update(cos_i=1.0, n_stars=0, n_neighbours=0, bulge_to_total=0.1)
+    synth.set_bar_semi_major(t, 30.0)
+    synth.set_arm_start(t, np.random.default_rng(0), 1.0)
+    t["arm_pitch_deg"] = 20.0
+    t["arm_phase"] = t["bar_phi"] - np.log(30.0) / np.tan(np.radians(20.0))
+
+    def light(arm_phase_shift: float, azimuth: float) -> float:
+        turned = dict(t, arm_phase=t["arm_phase"] + arm_phase_shift)
+        img = synth.render_galaxy(turned, np.random.default_rng(0)).astype(float)
+        u, v = 1.25 * 30 * np.cos(azimuth), 1.25 * 30 * np.sin(azimuth)  # disk plane = image plane rotated by pa
+        x, y = u * np.cos(t["pa"]) - v * np.sin(t["pa"]), u * np.sin(t["pa"]) + v * np.cos(t["pa"])
+        c = (424 - 1) / 2
+        return img[int(round(c + y)) - 2:int(round(c + y)) + 3, int(round(c + x)) - 2:int(round(c + x)) + 3].sum()
+
+    along, across = light(0.0, t["bar_phi"]), light(0.0, t["bar_phi"] + np.pi / 2)
+    assert along > 1.1 * across
+    # and the arms really are what differs: turned a quarter turn, the light there swaps
+    assert light(np.pi / 2, t["bar_phi"]) < along
+
+
+def test_a_bars_length_follows_its_semi_major_axis():
+    t = _barred(np.random.default_rng(6))
+    before = dict(t)
+    synth.set_bar_semi_major(t, 2 * t["bar_a_pix"])
+    for key in ("bar_length_pix", "bar_length_arcsec", "bar_length_kpc"):
+        assert t[key] == pytest.approx(2 * before[key])
+    assert t["bar_angle_deg"] == pytest.approx(before["bar_angle_deg"])
+
+
+def test_frame_filling_truths_are_in_the_real_cutouts_regime():
+    """``fill_frame`` (the lab's generated-long set): R90 50-80 px of a 128-px cutout, bars
+    0.35-0.8 R90 in semi-major axis, and the stratification binned on those cutouts' lengths."""
+    truths = synth.stratified_barred_truths(2, seed=4, length_bins=3, angle_bins=4, frame_filling=True)
+    r90_px = np.array([t["petroR90_r"] / t["render_scale"] for t, _ in truths])
+    assert np.all((r90_px >= 50) & (r90_px <= 80))
+    a_r90 = np.array([t["bar_a_pix"] / synth.R90_PIX for t, _ in truths])
+    assert np.all((a_r90 >= 0.35) & (a_r90 <= 0.8))
+    length_px = np.array([t["bar_length_arcsec"] / t["render_scale"] for t, _ in truths])
+    assert np.all(length_px <= 2 * 0.8 * 80 + 1e-9) and np.median(length_px) > 40
+    thirds = np.array_split(np.sort(length_px), 3)
+    assert thirds[0].max() <= thirds[1].min() and thirds[1].max() <= thirds[2].min()  # 8 per length bin
+    t, rng = truths[0]
+    assert synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"]).shape == (128, 128, 3)

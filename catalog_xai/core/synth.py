@@ -115,9 +115,16 @@ def sample_truth(rng: np.random.Generator, *, size_independent_of_class: bool = 
     t["n_stars"] = int(rng.poisson(1.0))
     t["n_neighbours"] = int(rng.poisson(0.7))
     t["merger"] = bool(rng.random() < 0.04)
+    return set_bar_semi_major(t, t["bar_a_pix"])
+
+
+def set_bar_semi_major(t: dict, a_pix: float) -> dict:
+    """Give ``t``'s bar the semi-major axis ``a_pix`` (disk plane, GZ2-framed pixels) and update
+    what follows from it: the projected length (pix, arcsec, kpc) and angle.  Returns ``t``."""
+    t["bar_a_pix"] = a_pix
     # Projected bar (what the image shows): end points (±a, 0) in the disk plane.
-    a, phi = t["bar_a_pix"], t["bar_phi"]
-    half = a * np.hypot(np.cos(phi), np.sin(phi) * t["cos_i"])
+    phi = t["bar_phi"]
+    half = a_pix * np.hypot(np.cos(phi), np.sin(phi) * t["cos_i"])
     t["bar_length_pix"] = 2.0 * half
     t["bar_angle_deg"] = float(
         np.degrees(t["pa"] + np.arctan2(np.sin(phi) * t["cos_i"], np.cos(phi))) % 180.0
@@ -127,6 +134,44 @@ def sample_truth(rng: np.random.Generator, *, size_independent_of_class: bool = 
     t["bar_length_arcsec"] = t["bar_length_pix"] * pix_arcsec
     t["bar_length_kpc"] = t["bar_length_arcsec"] * _kpc_per_arcsec(t["redshift"])
     return t
+
+
+def set_arm_start(t: dict, rng: np.random.Generator, probability: float) -> dict:
+    """With ``probability``, give a face-on-enough disk grand-design arms that start sharply at a
+    radius: at the bar's two ends, phase-locked to them, in a barred disk (as in most real barred
+    spirals, whose arms leave the bar's ends and which a saliency map must not take for more bar);
+    at a radius drawn like the bar's in an unbarred one, so that a sharp arm start tells nothing of
+    whether there is a bar.  Draws from ``rng`` only when ``probability`` > 0; returns ``t``.
+    """
+    if probability <= 0 or not t["is_disk"] or t["edge_on"] or rng.random() >= probability:
+        return t
+    t.update(has_arms=True, arm_count=2, arm_amplitude=float(rng.uniform(0.5, 0.9)), arm_ramp_h=0.15)
+    if t["has_bar"]:
+        start = t["bar_a_pix"]
+        azimuth = t["bar_phi"]  # the bar's ends in the disk plane (``_bar_frame``'s axis)
+    else:
+        start = float(rng.uniform(0.2, 0.6) * R90_PIX)
+        azimuth = float(rng.uniform(0, np.pi))
+    t["arm_start_pix"] = start
+    t["arm_phase"] = azimuth - np.log(max(start, 1.0)) / np.tan(np.radians(t["arm_pitch_deg"]))
+    return t
+
+
+#: The real tuning cutouts' regime (../shared/data/hoyle_bar_lengths): the galaxy fills a 128-px
+#: cutout (R90 50-80 px) and bars are 0.35-0.8 R90 in semi-major axis (full lengths ~40-140 px).
+FRAME_FILLING_R90_PX = (50.0, 80.0)
+FRAME_FILLING_BAR_A_R90 = (0.35, 0.8)
+
+
+def fill_frame(t: dict, rng: np.random.Generator, size: int = 128) -> float:
+    """Move ``t`` into the real tuning cutouts' regime: a barred disk's bar gets a semi-major axis
+    drawn from ``FRAME_FILLING_BAR_A_R90``; returns the pixel scale (arcsec per pixel) at which a
+    ``size``-px cutout shows R90 as ``FRAME_FILLING_R90_PX`` x size / 128 px (for ``render_galaxy``'s
+    ``pixel_scale_arcsec``).  The lab's other generated bars are 19-47 px in the models' frame, the
+    real ones 34-97 (docs/bar-lab-notebook.md, rounds L and N)."""
+    if t["has_bar"]:
+        set_bar_semi_major(t, float(rng.uniform(*FRAME_FILLING_BAR_A_R90) * R90_PIX))
+    return t["petroR90_r"] / (float(rng.uniform(*FRAME_FILLING_R90_PX)) * size / 128)
 
 
 def _bar_frame(t: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -171,9 +216,11 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
             theta = np.arctan2(v / max(t["cos_i"], 0.08), u)
             m = t["arm_count"]
             wind = np.log(np.maximum(rd, 1.0)) / np.tan(np.radians(t["arm_pitch_deg"]))
-            arm = 0.5 * (1 + np.cos(m * (theta - wind)))
-            r_in = 0.4 * h  # independent of the bar: an arm edge at the bar's end would betray its length
-            grow = np.clip((rd - r_in) / (0.5 * h), 0, 1)
+            # By default arms start at 0.4 h, independent of the bar (an arm edge at the bar's end, in
+            # barred disks only, would betray its length); ``set_arm_start`` moves the start
+            arm = 0.5 * (1 + np.cos(m * (theta - wind - t.get("arm_phase", 0.0))))
+            r_in = t.get("arm_start_pix", 0.4 * h)
+            grow = np.clip((rd - r_in) / (t.get("arm_ramp_h", 0.5) * h), 0, 1)
             arms = disk * t["arm_amplitude"] * arm**3 * grow * 2.0
             disk = disk * (1 - 0.6 * t["arm_amplitude"] * grow) + arms * 0.5
             img += colours["arms"] * arms[..., None] / arms.sum() * 0.35 * flux_total * (1 - t["bulge_to_total"])
@@ -389,11 +436,19 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
     return out
 
 
-def stratified_barred_truths(n_per_cell: int, seed: int, *, length_bins: int = 4,
-                             angle_bins: int = 6) -> list[tuple[dict, np.random.Generator]]:
+def _cutout_bar_length(t: dict) -> float:
+    """The bar's full length in the pixels of the cutout it is rendered in."""
+    return t["bar_length_arcsec"] / t["render_scale"] if "render_scale" in t else t["bar_length_pix"]
+
+
+def stratified_barred_truths(n_per_cell: int, seed: int, *, length_bins: int = 4, angle_bins: int = 6,
+                             frame_filling: bool = False) -> list[tuple[dict, np.random.Generator]]:
     """Barred truths filling a (length x angle) grid, ``n_per_cell`` in each cell, with each one's
     generator (to render it).  Length edges are quantiles of the generator's own barred lengths;
     angle bins are equal slices of [0, 180) deg.  A fixed validation set: same seed, same galaxies.
+
+    ``frame_filling``: each candidate goes through ``fill_frame`` first (its scale in
+    ``t["render_scale"]``, to render at 128 px) and the lengths binned are in those cutouts' pixels.
     """
     pool, k = [], 0
     need = n_per_cell * length_bins * angle_bins
@@ -402,12 +457,14 @@ def stratified_barred_truths(n_per_cell: int, seed: int, *, length_bins: int = 4
         k += 1
         t = sample_truth(rng)
         if t["has_bar"]:
+            if frame_filling:
+                t["render_scale"] = fill_frame(t, rng)
             pool.append((t, rng))
-    lengths = np.array([t["bar_length_pix"] for t, _ in pool])
+    lengths = np.array([_cutout_bar_length(t) for t, _ in pool])
     edges = np.quantile(lengths, np.linspace(0, 1, length_bins + 1)[1:-1])
     cells: dict[tuple[int, int], list] = {}
     for t, rng in pool:
-        cell = (int(np.searchsorted(edges, t["bar_length_pix"])), int(t["bar_angle_deg"] // (180 / angle_bins)))
+        cell = (int(np.searchsorted(edges, _cutout_bar_length(t))), int(t["bar_angle_deg"] // (180 / angle_bins)))
         if len(cells.setdefault(cell, [])) < n_per_cell:
             cells[cell].append((t, rng))
     out = [g for key in sorted(cells) for g in cells[key]]
