@@ -205,3 +205,26 @@ def test_frame_filling_truths_are_in_the_real_cutouts_regime():
     assert thirds[0].max() <= thirds[1].min() and thirds[1].max() <= thirds[2].min()  # 8 per length bin
     t, rng = truths[0]
     assert synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"]).shape == (128, 128, 3)
+
+
+def test_disk_texture_adds_clumps_and_keeps_the_light():
+    """``set_disk_texture``: knots on the disk's scale of 0.05-0.15 h, about the same total light;
+    with probability 0 nothing changes and no random number is drawn."""
+    t = _barred(np.random.default_rng(12))
+    t.update(cos_i=1.0, n_stars=0, n_neighbours=0, has_arms=False, bulge_to_total=0.0, bar_strength=0.0)
+    state = np.random.default_rng(2)
+    assert synth.set_disk_texture(dict(t), state, 0.0) == t and state.random() == np.random.default_rng(2).random()
+    clumpy = synth.set_disk_texture(dict(t), np.random.default_rng(3), 1.0)
+    assert 0.2 <= clumpy["disk_texture"] <= 0.6 and 0.05 <= clumpy["texture_scale_h"] <= 0.15
+    clumpy["disk_texture"] = 0.6
+    scale = synth.fill_frame(t, np.random.default_rng(4))  # a nearby galaxy: seeing does not smooth the knots away
+    clumpy.update({k: t[k] for k in ("petroR90_r", "redshift", "pixel_scale_arcsec")})
+    smooth_img, clumpy_img = (synth.render_galaxy(g, np.random.default_rng(0), 128, pixel_scale_arcsec=scale)
+                              .astype(float).mean(axis=2) for g in (t, clumpy))
+    from scipy import ndimage
+
+    def small_scale(img):  # light minus its 5-px median, inside the disk
+        return np.abs(img - ndimage.median_filter(img, 5))[24:104, 24:104].mean()
+
+    assert small_scale(clumpy_img) > 1.5 * small_scale(smooth_img)
+    assert abs(clumpy_img.sum() / smooth_img.sum() - 1) < 0.15

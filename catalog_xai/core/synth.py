@@ -157,21 +157,54 @@ def set_arm_start(t: dict, rng: np.random.Generator, probability: float) -> dict
     return t
 
 
-#: The real tuning cutouts' regime (../shared/data/hoyle_bar_lengths): the galaxy fills a 128-px
-#: cutout (R90 50-80 px) and bars are 0.35-0.8 R90 in semi-major axis (full lengths ~40-140 px).
+#: The real tuning cutouts' regime (../shared/data/hoyle_bar_lengths): nearby galaxies that fill
+#: a 128-px cutout at ~0.2"/px (R90 50-80 px, so 7-11 seeing FWHMs) with bars 0.35-0.8 R90 in
+#: semi-major axis (full lengths ~40-140 px).
 FRAME_FILLING_R90_PX = (50.0, 80.0)
+FRAME_FILLING_ARCSEC_PER_PX = (0.15, 0.25)
 FRAME_FILLING_BAR_A_R90 = (0.35, 0.8)
 
 
 def fill_frame(t: dict, rng: np.random.Generator, size: int = 128) -> float:
-    """Move ``t`` into the real tuning cutouts' regime: a barred disk's bar gets a semi-major axis
-    drawn from ``FRAME_FILLING_BAR_A_R90``; returns the pixel scale (arcsec per pixel) at which a
-    ``size``-px cutout shows R90 as ``FRAME_FILLING_R90_PX`` x size / 128 px (for ``render_galaxy``'s
-    ``pixel_scale_arcsec``).  The lab's other generated bars are 19-47 px in the models' frame, the
-    real ones 34-97 (docs/bar-lab-notebook.md, rounds L and N)."""
-    if t["has_bar"]:
-        set_bar_semi_major(t, float(rng.uniform(*FRAME_FILLING_BAR_A_R90) * R90_PIX))
-    return t["petroR90_r"] / (float(rng.uniform(*FRAME_FILLING_R90_PX)) * size / 128)
+    """Move ``t`` into the real tuning cutouts' regime and return the pixel scale (arcsec per
+    pixel) to render it at (``render_galaxy``'s ``pixel_scale_arcsec``) in a ``size``-px cutout.
+
+    R90 spans ``FRAME_FILLING_R90_PX`` x size / 128 pixels of ``FRAME_FILLING_ARCSEC_PER_PX``: the
+    galaxy moves nearer (its redshift from its physical size), so that seeing blurs it as much as
+    it does the real ones; a barred disk's bar gets a semi-major axis drawn from
+    ``FRAME_FILLING_BAR_A_R90``.  The lab's other generated bars are 19-47 px in the models'
+    frame, the real ones 34-97 (docs/bar-lab-notebook.md, rounds L and N).
+    """
+    r90_px = float(rng.uniform(*FRAME_FILLING_R90_PX)) * size / 128
+    scale = float(rng.uniform(*FRAME_FILLING_ARCSEC_PER_PX))
+    r90_kpc = t["petroR90_r"] * _kpc_per_arcsec(t["redshift"])
+    t["petroR90_r"] = r90_px * scale
+    _kpc_per_arcsec(0.05)  # the grid, for the inversion below
+    t["redshift"] = float(np.interp(r90_kpc / t["petroR90_r"], _KPC_GRID, _Z_GRID))
+    a_r90 = float(rng.uniform(*FRAME_FILLING_BAR_A_R90)) if t["has_bar"] else 0.0
+    set_bar_semi_major(t, a_r90 * R90_PIX)
+    return scale
+
+
+def _texture(shape: tuple[int, int], scale_px: float, amplitude: float, seed: int) -> np.ndarray:
+    """A log-normal multiplicative field of mean 1: white noise smoothed over ``scale_px``,
+    exp(amplitude x unit-variance field - amplitude^2 / 2)."""
+    from scipy import ndimage
+
+    g = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal(shape), max(scale_px, 0.5))
+    g /= max(float(g.std()), 1e-12)
+    return np.exp(amplitude * g - amplitude**2 / 2)
+
+
+def set_disk_texture(t: dict, rng: np.random.Generator, probability: float) -> dict:
+    """With ``probability``, give a disk clumpy texture (star-forming knots, flocculent light):
+    real disks have it, the generator's smooth disks do not.  Amplitude 0.2-0.6 in log, clumps
+    0.05-0.15 disk scale lengths.  Draws from ``rng`` only when ``probability`` > 0; returns ``t``."""
+    if probability <= 0 or not t["is_disk"] or rng.random() >= probability:
+        return t
+    t.update(disk_texture=float(rng.uniform(0.2, 0.6)), texture_scale_h=float(rng.uniform(0.05, 0.15)),
+             texture_seed=int(rng.integers(2**31)))
+    return t
 
 
 def _bar_frame(t: dict, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,6 +245,8 @@ def render_galaxy(t: dict, rng: np.random.Generator, size: int = IMAGE_SIZE, *,
         disk = np.exp(-rd / h)
         if t["edge_on"]:
             disk *= np.exp(-np.abs(v) / (0.15 * h))  # thin vertical profile
+        if t.get("disk_texture", 0.0) > 0:  # clumpy star formation over the disk and arms
+            disk = disk * _texture(disk.shape, t["texture_scale_h"] * h * scale, t["disk_texture"], t["texture_seed"])
         if t["has_arms"]:
             theta = np.arctan2(v / max(t["cos_i"], 0.08), u)
             m = t["arm_count"]
