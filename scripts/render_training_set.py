@@ -5,8 +5,10 @@
     # SDSS-like tight cutouts (128 px at 0.1-0.2"/px), framed "measured" as real cutouts are
     python scripts/render_training_set.py tight --n 3000 --seed 3001 --out tight_3001.npz
     # the Hoyle cutouts' regime: the galaxy fills the 128-px cutout (R90 50-80 px), bars 0.35-0.8
-    # R90 in semi-major axis, and half the armed disks with arms starting sharply (at the bar's ends)
-    python scripts/render_training_set.py long --n 2000 --seed 3101 --attached-arms 0.5 --out long_3101.npz
+    # R90 in semi-major axis (synth.fill_frame); half the armed disks with arms starting sharply (at
+    # the bar's ends), half the disks clumpy, half with an unresolved nucleus
+    python scripts/render_training_set.py long --n 2000 --seed 3102 --attached-arms 0.5 --texture 0.5 \
+        --nucleus 0.5 --out long_3102.npz
 
 Writes x (N, 3, 112, 112) uint8, masks (N, 112, 112) uint8 (the bar's outline on each
 galaxy's crop, ``synth.bar_mask``), labels (N, 37) cumulative vote fractions, crop_px and the
@@ -26,14 +28,16 @@ from catalog_xai.core.preprocess import frame_batch
 GEOMETRY = ("bar_a_pix", "bar_q", "bar_phi", "pa", "cos_i")
 
 
-def render(kind: str, n: int, seed: int,
-           attached_arms: float = 0.0) -> tuple[list[bytes], list[dict], list[np.ndarray]]:
+def render(kind: str, n: int, seed: int, attached_arms: float = 0.0, texture: float = 0.0,
+           nucleus: float = 0.0) -> tuple[list[bytes], list[dict], list[np.ndarray]]:
     images, truths, votes = [], [], []
     for k in range(n):
         # gz2: galaxy k is make_catalogue's objid k + 1 (the same galaxies as a synthetic survey of this seed)
         rng = np.random.default_rng([seed, k] if kind != "gz2" else [seed, k + 1])
         t = synth.sample_truth(rng)
         synth.set_arm_start(t, rng, attached_arms)
+        synth.set_disk_texture(t, rng, texture)
+        synth.set_nucleus(t, rng, nucleus)
         if kind == "long":
             t["render_scale"] = synth.fill_frame(t, rng)
             rgb = synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"])
@@ -57,12 +61,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--attached-arms", type=float, default=0.0,
                     help="probability that an armed disk's arms start sharply (at a barred disk's bar ends)")
+    ap.add_argument("--texture", type=float, default=0.0, help="probability of a clumpy disk")
+    ap.add_argument("--nucleus", type=float, default=0.0, help="probability of an unresolved nucleus")
     ap.add_argument("--crop-fraction", type=float, default=0.25)
     ap.add_argument("--framing", default="measured")
     ap.add_argument("--input-size", type=int, default=112)
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    images, truths, votes = render(args.kind, args.n, args.seed, args.attached_arms)
+    images, truths, votes = render(args.kind, args.n, args.seed, args.attached_arms, args.texture,
+                                    args.nucleus)
     fb = frame_batch(images, input_size=args.input_size, crop_fraction=args.crop_fraction, framing=args.framing)
     ok = fb.ok_rows
     masks = []

@@ -228,3 +228,21 @@ def test_disk_texture_adds_clumps_and_keeps_the_light():
 
     assert small_scale(clumpy_img) > 1.5 * small_scale(smooth_img)
     assert abs(clumpy_img.sum() / smooth_img.sum() - 1) < 0.15
+
+
+def test_a_nucleus_is_a_seeing_blurred_point_at_the_centre():
+    t = _barred(np.random.default_rng(13))
+    t.update(n_stars=0, n_neighbours=0)
+    state = np.random.default_rng(2)
+    assert synth.set_nucleus(dict(t), state, 0.0) == t and state.random() == np.random.default_rng(2).random()
+    with_nucleus = synth.set_nucleus(dict(t), np.random.default_rng(3), 1.0)
+    assert 0.005 <= with_nucleus["nucleus_fraction"] <= 0.04
+    with_nucleus["nucleus_fraction"] = 0.04
+    scale = synth.fill_frame(t, np.random.default_rng(4))
+    with_nucleus.update({k: t[k] for k in ("petroR90_r", "redshift", "pixel_scale_arcsec", "bar_a_pix")})
+    plain, nucleated = (synth.render_galaxy(g, np.random.default_rng(0), 128, pixel_scale_arcsec=scale)
+                        .astype(float).mean(axis=2) for g in (t, with_nucleus))
+    excess = nucleated / np.maximum(plain, 1)
+    # both stretched to the same peak: the nucleus is the peak, so the light around it is fainter
+    assert np.unravel_index(np.argmax(nucleated), nucleated.shape) in {(63, 63), (63, 64), (64, 63), (64, 64)}
+    assert excess[63:65, 63:65].mean() > excess[20:40, 20:40].mean()
