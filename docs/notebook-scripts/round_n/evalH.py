@@ -1,6 +1,7 @@
 """Round N (H): each fold's model on its held-out 12 real galaxies (pooled: 36 galaxies, each
 measured by a model that never saw it), beside its control C0 and G4 on the same galaxies, and
-each fold's model on the generated sets."""
+each fold's model on the generated sets.
+    python evalH.py PREFIX [generated sets, comma-separated] [control network, default C0]"""
 import sys; sys.path.insert(0, '.')
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
@@ -12,10 +13,11 @@ shipped = storage.load_ensemble('catalog_xai/weights/saliency-evidence')
 params = MethodParams.from_dict({'n_samples': 64, **shipped.manifest.get('method', {})})
 folds = np.load('/tmp/n/human_folds.npy')
 real = real_set(DEFAULT_REAL)
-gen_sets = sys.argv[2].split(',') if len(sys.argv) > 2 else []
+gen_sets = [s for s in sys.argv[2].split(',') if s] if len(sys.argv) > 2 else []
 def one(path):
     e = storage.load_ensemble(path); return Ensemble(e.models, shipped.manifest)
-nets = {'G4': Ensemble([shipped.models[0]], shipped.manifest), 'C0': one('runs/bar-lab/ensC0')}
+control = sys.argv[3] if len(sys.argv) > 3 else 'C0'
+nets = {'G4': Ensemble([shipped.models[0]], shipped.manifest), control: one(f'runs/bar-lab/ens{control}')}
 prefix = sys.argv[1] if len(sys.argv) > 1 else 'H'
 for k in range(3):
     nets[f'{prefix}{k}'] = one(f'runs/bar-lab/ens{prefix}{k}')
