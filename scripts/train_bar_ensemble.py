@@ -72,6 +72,7 @@ def main() -> None:
                          "learns not to fire on real nuclei, rings and disks (default: real masks unknown)")
     ap.add_argument("--tag", default="", help="suffix of the output names")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="where to train: cpu, or cuda on a GPU machine")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N galaxies (timing)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -113,14 +114,15 @@ def main() -> None:
     model = new_member(spec, args.seed)
     if args.init:
         load_init(model, args.init)
+    model.to(args.device)
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, noise_s=args.noise_s,
                       saliency_weight=args.saliency_weight, evidence_weight=args.evidence_weight,
                       saliency_max_images=args.saliency_max_images, photometric=args.photometric,
                       plateau_patience=3, early_stop_patience=6)
     t0 = time.time()
     res = train_model(model, x, y, cfg, masks_u8=masks, mask_known=known, resume=resume,
-                      on_epoch=lambda st: save_train_state(st, state_path))
-    torch.save(model.state_dict(), os.path.join(args.out, f"{name}.pt"))
+                      on_epoch=lambda st: save_train_state(st, state_path), device=args.device)
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, os.path.join(args.out, f"{name}.pt"))
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump({"args": vars(args), "spec": spec.to_dict(), "n_train": len(x), "n_real": n_real,
                    "seconds": time.time() - t0,
