@@ -159,6 +159,10 @@ def test_arms_can_start_at_the_bars_ends_without_betraying_a_bar():
     assert min(len(start[True]), len(start[False])) > 200
     assert abs(np.median(start[True]) - np.median(start[False])) < 0.03
     assert all(t["arm_start_pix"] == t["bar_a_pix"] for t in armed if t["has_bar"])
+    moved = synth.set_bar_semi_major(next(t for t in armed if t["has_bar"]), 41.0)  # e.g. by fill_frame
+    assert moved["arm_start_pix"] == 41.0
+    wind = np.log(41.0) / np.tan(np.radians(moved["arm_pitch_deg"]))
+    assert moved["arm_phase"] == pytest.approx(moved["bar_phi"] - wind)
 
     # face on, the arm light just beyond the bar's end lies along the bar's line, not across it
     t = _barred(np.random.default_rng(5))

@@ -129,6 +129,8 @@ def set_bar_semi_major(t: dict, a_pix: float) -> dict:
     t["bar_angle_deg"] = float(
         np.degrees(t["pa"] + np.arctan2(np.sin(phi) * t["cos_i"], np.cos(phi))) % 180.0
     ) if t["has_bar"] else float("nan")
+    if t.get("arms_at_bar_ends"):  # arms that leave the bar's ends move with them
+        _start_arms(t, a_pix, phi)
     pix_arcsec = C.GZ2_PIXEL_SCALE_PER_PETRO * t["petroR90_r"]
     t["pixel_scale_arcsec"] = pix_arcsec
     t["bar_length_arcsec"] = t["bar_length_pix"] * pix_arcsec
@@ -146,14 +148,16 @@ def set_arm_start(t: dict, rng: np.random.Generator, probability: float) -> dict
     if probability <= 0 or not t["is_disk"] or t["edge_on"] or rng.random() >= probability:
         return t
     t.update(has_arms=True, arm_count=2, arm_amplitude=float(rng.uniform(0.5, 0.9)), arm_ramp_h=0.15)
-    if t["has_bar"]:
-        start = t["bar_a_pix"]
-        azimuth = t["bar_phi"]  # the bar's ends in the disk plane (``_bar_frame``'s axis)
-    else:
-        start = float(rng.uniform(0.2, 0.6) * R90_PIX)
-        azimuth = float(rng.uniform(0, np.pi))
-    t["arm_start_pix"] = start
-    t["arm_phase"] = azimuth - np.log(max(start, 1.0)) / np.tan(np.radians(t["arm_pitch_deg"]))
+    if t["has_bar"]:  # at the bar's ends in the disk plane (``_bar_frame``'s axis), and kept there
+        t["arms_at_bar_ends"] = True
+        return _start_arms(t, t["bar_a_pix"], t["bar_phi"])
+    return _start_arms(t, float(rng.uniform(0.2, 0.6) * R90_PIX), float(rng.uniform(0, np.pi)))
+
+
+def _start_arms(t: dict, radius: float, azimuth: float) -> dict:
+    """Arms of ``t`` that start at ``radius`` (disk plane, GZ2-framed pixels) at ``azimuth``."""
+    t["arm_start_pix"] = radius
+    t["arm_phase"] = azimuth - np.log(max(radius, 1.0)) / np.tan(np.radians(t["arm_pitch_deg"]))
     return t
 
 
