@@ -64,19 +64,16 @@ def generated_set(name: str, n_per_cell: int = N_PER_CELL) -> LabSet:
     from catalog_xai.core import synth
 
     style = "alt" if name.endswith("alt") else "train"
-    long = name == "generated-long"
+    long = name == "generated-long"  # tight 128-px cutouts that the galaxy fills, framed as the real ones are
     truths = synth.stratified_barred_truths(n_per_cell, SEEDS[name], frame_filling=long)
     get = lambda k: np.array([t[k] for t, _ in truths], dtype=float)  # noqa: E731
     r90 = get("petroR90_r")
-    if long:  # tight 128-px cutouts that the galaxy fills, framed as the real ones are
-        images = [synth.encode_jpeg(synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"]))
-                  for t, rng in truths]
-        scale = get("render_scale")
-        return LabSet(name, np.arange(1, len(truths) + 1), images, get("bar_length_arcsec") / scale,
-                      get("bar_angle_deg"), scale, r90, get("redshift"), False)
-    images = [synth.encode_jpeg(synth.render_galaxy(t, rng, style=style)) for t, rng in truths]
-    return LabSet(name, np.arange(1, len(truths) + 1), images, get("bar_length_pix"), get("bar_angle_deg"),
-                  r90 * C.GZ2_PIXEL_SCALE_PER_PETRO, r90, get("redshift"), True)
+    images = [synth.encode_jpeg(synth.render_galaxy(t, rng, 128, pixel_scale_arcsec=t["render_scale"]) if long
+                                else synth.render_galaxy(t, rng, style=style)) for t, rng in truths]
+    scale = get("render_scale") if long else r90 * C.GZ2_PIXEL_SCALE_PER_PETRO
+    true = np.array([synth.cutout_bar_length(t) for t, _ in truths])
+    return LabSet(name, np.arange(1, len(truths) + 1), images, true, get("bar_angle_deg"), scale, r90,
+                  get("redshift"), not long)
 
 
 def real_set(folder: Path) -> LabSet:

@@ -76,12 +76,17 @@ _Z_GRID = np.linspace(0.005, 0.3, 600)
 _KPC_GRID: np.ndarray | None = None
 
 
-def _kpc_per_arcsec(z: float) -> float:
-    """Planck18 scale, interpolated (astropy per call would dominate rendering time)."""
+def _kpc_grid() -> np.ndarray:
+    """Planck18 kpc per arcsec on ``_Z_GRID``, computed once (astropy per call would dominate
+    rendering time)."""
     global _KPC_GRID
     if _KPC_GRID is None:
         _KPC_GRID = kpc_per_arcsec(_Z_GRID)
-    return float(np.interp(z, _Z_GRID, _KPC_GRID))
+    return _KPC_GRID
+
+
+def _kpc_per_arcsec(z: float) -> float:
+    return float(np.interp(z, _Z_GRID, _kpc_grid()))
 
 
 def sample_truth(rng: np.random.Generator, *, size_independent_of_class: bool = False) -> dict:
@@ -183,8 +188,7 @@ def fill_frame(t: dict, rng: np.random.Generator, size: int = 128) -> float:
     scale = float(rng.uniform(*FRAME_FILLING_ARCSEC_PER_PX))
     r90_kpc = t["petroR90_r"] * _kpc_per_arcsec(t["redshift"])
     t["petroR90_r"] = r90_px * scale
-    _kpc_per_arcsec(0.05)  # the grid, for the inversion below
-    t["redshift"] = float(np.interp(r90_kpc / t["petroR90_r"], _KPC_GRID, _Z_GRID))
+    t["redshift"] = float(np.interp(r90_kpc / t["petroR90_r"], _kpc_grid(), _Z_GRID))
     a_r90 = float(rng.uniform(*FRAME_FILLING_BAR_A_R90)) if t["has_bar"] else 0.0
     set_bar_semi_major(t, a_r90 * R90_PIX)
     return scale
@@ -490,7 +494,7 @@ def make_catalogue(n: int, seed: int, *, first_objid: int = 1, barred_only: bool
     return out
 
 
-def _cutout_bar_length(t: dict) -> float:
+def cutout_bar_length(t: dict) -> float:
     """The bar's full length in the pixels of the cutout it is rendered in."""
     return t["bar_length_arcsec"] / t["render_scale"] if "render_scale" in t else t["bar_length_pix"]
 
@@ -514,11 +518,11 @@ def stratified_barred_truths(n_per_cell: int, seed: int, *, length_bins: int = 4
             if frame_filling:
                 t["render_scale"] = fill_frame(t, rng)
             pool.append((t, rng))
-    lengths = np.array([_cutout_bar_length(t) for t, _ in pool])
+    lengths = np.array([cutout_bar_length(t) for t, _ in pool])
     edges = np.quantile(lengths, np.linspace(0, 1, length_bins + 1)[1:-1])
     cells: dict[tuple[int, int], list] = {}
     for t, rng in pool:
-        cell = (int(np.searchsorted(edges, _cutout_bar_length(t))), int(t["bar_angle_deg"] // (180 / angle_bins)))
+        cell = (int(np.searchsorted(edges, cutout_bar_length(t))), int(t["bar_angle_deg"] // (180 / angle_bins)))
         if len(cells.setdefault(cell, [])) < n_per_cell:
             cells[cell].append((t, rng))
     out = [g for key in sorted(cells) for g in cells[key]]
