@@ -193,7 +193,8 @@ def bench_bar_lab(args) -> None:
                                    ("linearity", args.linearity), ("score", args.score),
                                    ("gradients", args.gradients), ("symmetry", args.symmetry),
                                    ("readout", args.readout), ("profile_fraction", args.profile_fraction),
-                                   ("profile_width", args.profile_width), ("profile_symmetric", args.profile_symmetric))
+                                   ("profile_width", args.profile_width), ("profile_symmetric", args.profile_symmetric),
+                                   ("zoom_steps", args.zoom_steps))
                  if v is not None}
     ensembles = {name: storage.load_ensemble(name) for name in args.checkpoints}
     # each ensemble's own defaults (its manifest's method section) under the lab's overrides
@@ -241,8 +242,10 @@ def add_parser(sub) -> None:
     p.add_argument("--profile-width", type=int, help="the axis profile's strip width, map pixels")
     p.add_argument("--profile-symmetric", action=argparse.BooleanOptionalAction, default=None,
                    help="read the axis profile as point-symmetric (or not), whatever the manifest says")
+    p.add_argument("--zoom-steps", type=int, help="zooms of the framing the bar is measured at (1: the framing "
+                                                  "alone; default: the manifest's)")
     p.add_argument("--real", default=str(DEFAULT_REAL))
     p.add_argument("--no-isophote", action="store_true")
-    p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "real"],
+    p.add_argument("--sets", nargs="+", default=["generated", "generated-alt", "generated-long", "real"],
                    choices=["generated", "generated-alt", "generated-long", "real"])
     p.add_argument("--output", default="bar_lab", help="results name (benchmarks/results/<output>.json)")

@@ -225,3 +225,23 @@ def test_symmetric_profile_ignores_an_arm_on_one_side_of_the_bar():
     p = MethodParams(readout="axis_profile", profile_fraction=0.3, profile_symmetric=True, near_centre=0.18)
     got = measure_bars(keep_near_centre(m[None], p.near_centre), **readout_keywords(p))["length_pix"][0]
     assert got == pytest.approx(sym.length_pix)
+
+
+def test_combine_zoom_lengths_weighs_each_zoom_by_its_bar_size_in_the_frame():
+    """The zoom whose bar fills ``target`` of the frame counts most; a zoom without a length counts
+    not at all; a galaxy no zoom measured gets NaN; far-off sizes do not underflow to NaN."""
+    from catalog_xai.core.bars import combine_zoom_lengths, zoom_weights
+
+    # galaxy 0: zoom 0 sees the bar at 0.6 of the frame (too large), zoom 1 at 0.3 (the target)
+    pix = np.array([[50.0, 40.0, 10.0], [60.0, np.nan, 12.0]])
+    frac = np.array([[0.6, 0.3, 1e-4], [0.3, np.nan, 2e-4]])
+    length, best = combine_zoom_lengths(pix, frac, target=0.3, width=0.05)
+    assert length[0] == pytest.approx(60.0, rel=1e-6) and best[0] == 1  # the narrow weight picks zoom 1
+    assert length[1] == pytest.approx(40.0, rel=1e-6) and best[1] == 0  # the NaN zoom is ignored
+    assert np.isfinite(length[2]) and 10.0 <= length[2] <= 12.0  # both far off: still a length
+    wide, _ = combine_zoom_lengths(pix, frac, target=0.3, width=10.0)
+    assert wide[0] == pytest.approx(np.sqrt(50.0 * 60.0), rel=1e-2)  # a wide weight: the geometric mean
+    w = zoom_weights(frac, target=0.3, width=0.35)
+    assert w[1, 0] == 1.0 and w[0, 1] == 1.0 and w[1, 1] == 0.0
+    nothing, none_best = combine_zoom_lengths(np.full((2, 1), np.nan), np.full((2, 1), np.nan), target=0.3, width=0.3)
+    assert np.isnan(nothing[0]) and none_best[0] == -1

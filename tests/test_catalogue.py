@@ -221,3 +221,38 @@ def test_fractions_from_one_ensemble_and_bar_lengths_from_another(tiny_ensemble,
         np.testing.assert_array_equal(both[name], bars_only[name])
     assert not np.allclose(morph[C.BAR_LENGTH_PIX][[0, 1, 3]], both[C.BAR_LENGTH_PIX][[0, 1, 3]])
     assert list(both[C.STATUS]) == list(morph[C.STATUS]) and both[C.STATUS][2] == "image could not be decoded"
+
+
+def test_zoom_scan_combines_the_zooms_it_measured(tiny_ensemble, synthetic_table):
+    """zoom_steps > 1: the bar is measured at each zoom of the framing (the field beyond a tight
+    cutout mirrored), each zoom's length weighted by how near its size in the frame is to
+    zoom_target; the row keeps the map and crop of the zoom that weighs most, and its length
+    is the weighted geometric mean of the zooms' own, computed here from separate runs."""
+    from dataclasses import replace
+
+    from catalog_xai.core.catalogue import _frame, _measure_maps, _smoothgrad_within_memory, run_ensemble
+
+    t = synthetic_table
+    images = t.column(C.IMAGE).to_pylist()[:3]
+    images[1] = b"not an image"
+    kw = dict(objid=[1, 2, 3], image=images, pixel_scale_arcsec=[0.2] * 3)
+    scan = replace(FAST, readout="axis_profile", zoom_steps=3, zoom_max=2.0, zoom_target=0.3,
+                   zoom_width=0.4, precision="fp32", chunk_size=64)
+    out = run_ensemble(tiny_ensemble, params=scan, **kw)
+    assert out.ok_rows == [0, 2] and np.isnan(out.zoom_length_pix[1])
+    lengths, fractions = [], []
+    for z in (1.0, 1.5, 2.0):  # each zoom alone, as the scan frames it
+        fb, _ = _frame(tiny_ensemble, kw["objid"], images, scan, None, None, zoom=z, padding="mirror")
+        maps = _smoothgrad_within_memory(tiny_ensemble, fb.x, scan, "fp32", 64,
+                                         saliency.galaxy_seeds([1, 3], scan.seed))
+        length = _measure_maps(maps, fb.data_side[fb.ok_rows], scan)[0]
+        lengths.append(length * fb.map_to_original[fb.ok_rows])
+        fractions.append(length / fb.input_size)
+    want, best = bars.combine_zoom_lengths(np.array(lengths), np.array(fractions), target=0.3, width=0.4)
+    np.testing.assert_allclose(out.zoom_length_pix[[0, 2]], want, rtol=1e-4)
+    base, _ = _frame(tiny_ensemble, kw["objid"], images, scan, None, None)
+    for row, k in zip((0, 2), best):  # the crop shown is the best zoom's
+        assert out.framed.crop_px[row] == round(base.crop_px[row] * (1.0, 1.5, 2.0)[k])
+    cols = measure_and_convert(out, redshift=[0.05] * 3, params=scan, **kw)
+    np.testing.assert_allclose(cols[C.BAR_LENGTH_PIX][[0, 2]], want, rtol=1e-4)
+    assert cols[C.STATUS][0] == "ok" and cols[C.STATUS][1] == "image could not be decoded"

@@ -2,6 +2,7 @@ import io
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from catalog_xai.core.preprocess import ImageError, decode_image, frame_image
@@ -60,3 +61,24 @@ def test_decompression_bomb_is_a_row_status(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
     with pytest.raises(ImageError, match="could not be decoded"):
         decode_image(_encode(np.zeros((32, 32, 3), np.uint8)))
+
+
+def test_zoomed_frame_mirrors_the_field_beyond_the_cutout():
+    """zoom > 1 widens the framing's crop; "mirror" fills the frame beyond the cutout with the cutout
+    reflected at its edges (a galaxy that overfills it continues), "sky" with the border's median."""
+    from catalog_xai.core.preprocess import frame_galaxy
+
+    rgb = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    x1, crop1 = frame_galaxy(rgb, input_size=40, crop_fraction=1.0)
+    x2, crop2 = frame_galaxy(rgb, input_size=80, crop_fraction=1.0, zoom=2.0, padding="mirror")
+    assert (crop1, crop2) == (40, 80)
+    inner = x2[:, 20:60, 20:60]
+    torch.testing.assert_close(inner, x1)  # the cutout itself, unchanged, at the centre
+    torch.testing.assert_close(x2[:, 20:60, 19], x1[:, :, 0])  # the first padded column mirrors the edge
+    torch.testing.assert_close(x2[:, 20:60, 0], x1[:, :, 19])
+    sky = frame_image(rgb, input_size=80, crop_fraction=1.0, crop_px=80, padding="sky")
+    assert torch.all(sky[:, :, 0] == sky[:, 0, 0][:, None])  # flat
+    with pytest.raises(ValueError, match="padding must be one of"):
+        frame_image(rgb, input_size=40, crop_fraction=1.0, padding="zeros")
+    with pytest.raises(ImageError, match="zoom 9"):
+        frame_galaxy(rgb, input_size=40, crop_fraction=1.0, zoom=9.0)

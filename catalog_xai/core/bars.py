@@ -370,3 +370,38 @@ def measure_bars(maps: np.ndarray, *, tc: float = PAPER.tc, tl: int = PAPER.tl,
         "ends": np.array([np.stack(r.ends) if r.ends is not None else np.full((2, 2), np.nan) for r in res],
                          dtype=np.float64).reshape(len(res), 2, 2),
     }
+
+
+def zoom_weights(length_frame: np.ndarray, *, target: float, width: float) -> np.ndarray:
+    """(K, B) weight of each zoom's measurement: a log-Gaussian in the bar's length as a fraction
+    of the frame's side (``length_frame``), peaked at ``target``, of natural-log width ``width``;
+    0 where no length was measured.
+
+    The models read bars best at the sizes they learnt (docs/bar-lab-notebook.md, round O): a bar
+    that fills the frame is measured short (the map's central spike sets its level) and one of a few
+    pixels long, so each zoom counts by how near its bar's size in the frame is to ``target``."""
+    f = np.asarray(length_frame, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_w = np.where(np.isfinite(f) & (f > 0), -0.5 * (np.log(f / target) / width) ** 2, -np.inf)
+    top = log_w.max(axis=0, initial=-np.inf)
+    with np.errstate(invalid="ignore"):  # relative to each galaxy's best zoom: no underflow to all zeros
+        return np.where(np.isfinite(top), np.exp(log_w - np.where(np.isfinite(top), top, 0.0)), 0.0)
+
+
+def combine_zoom_lengths(length_pix: np.ndarray, length_frame: np.ndarray, *, target: float,
+                         width: float) -> tuple[np.ndarray, np.ndarray]:
+    """One bar length per galaxy from its measurements at K zooms of the framing.
+
+    ``length_pix`` (K, B): each zoom's length in the cutout's pixels; ``length_frame`` (K, B): the
+    same as a fraction of that zoom's frame side.  Returns the weighted geometric mean of the
+    lengths (``zoom_weights``, 1 for each galaxy's best zoom; NaN where no zoom measured one) and the index of the zoom that
+    weighs most (-1 where none), whose map is the one to show.
+    """
+    w = zoom_weights(length_frame, target=target, width=width)
+    total = w.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.where(w > 0, np.log(np.where(w > 0, length_pix, 1.0)), 0.0)
+        length = np.exp((w * logs).sum(axis=0) / total)
+    length[~(total > 0)] = np.nan
+    best = np.where(total > 0, np.argmax(w, axis=0), -1)
+    return length, best

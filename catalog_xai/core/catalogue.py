@@ -63,6 +63,7 @@ class EnsembleOutput:
     cams: tuple[np.ndarray, np.ndarray] | None = None  # (+score, -score) (len(ok_rows), S, S), params.cam
     cam_crop_px: np.ndarray | None = None  # (n,) side in image pixels of the frame the CAMs cover
     debiased: np.ndarray | None = None  # (n, 2) de-biased (smooth, featured) of a DDB ensemble (seed 003)
+    zoom_length_pix: np.ndarray | None = None  # (n,) bar length (cutout px) combined over a zoom scan
 
     @property
     def n(self) -> int:
@@ -121,8 +122,9 @@ def params_for_device(params: MethodParams, maps_from: Ensemble, galaxies_per_ca
 
 
 def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | None], params: MethodParams,
-           pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None = None) -> tuple[FramedBatch, str]:
-    """The cutouts decoded and framed as ``ensemble`` was trained, and the framing used."""
+           pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None = None, zoom: float = 1.0,
+           padding: str = "sky") -> tuple[FramedBatch, str]:
+    """The cutouts decoded and framed as ``ensemble`` was trained (times ``zoom``), and the framing used."""
     n = len(objid)
     spec = ensemble.spec
     framing = resolve_framing(ensemble.framing, params.framing)
@@ -131,7 +133,7 @@ def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | Non
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
     skip = skip or ["objid missing: row not processed" if o is None else None for o in objid]
     return frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
-                       r90_pix=r90_pix, skip=skip), framing
+                       r90_pix=r90_pix, skip=skip, zoom=zoom, padding=padding), framing
 
 
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
@@ -197,13 +199,71 @@ def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[by
         if debias_ensemble is not None:
             debiased[ok_rows] = _debiased_pair(debias_ensemble, framed, ensemble, objid, image, params,
                                                pixel_scale_arcsec, petro_r90)
-        if maps_from is not ensemble:
-            x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
         run = params_for_device(params, maps_from)  # "auto" and chunk 0 decided (measured once per process)
-        maps = _smoothgrad_within_memory(maps_from, x, params, run.precision, run.chunk_size,
-                                         saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed))
+        if params.zoom_steps > 1:
+            framed_maps, maps, zoom_length = _zoom_scan(maps_from, framed_maps, objid, image, params,
+                                                        pixel_scale_arcsec, petro_r90, run)
+        else:
+            if maps_from is not ensemble:
+                x = framed_maps.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
+            maps = _smoothgrad_within_memory(maps_from, x, params, run.precision, run.chunk_size,
+                                             saliency.galaxy_seeds([objid[i] for i in ok_rows], params.seed))
     return EnsembleOutput(framed_maps, frac, spread, cond, cond_spread, maps, framing, dstd, feats, cams,
-                          None if cams is None else framed.crop_px, debiased)
+                          None if cams is None else framed.crop_px, debiased,
+                          zoom_length if params.zoom_steps > 1 else None)
+
+
+def _measure_maps(maps: np.ndarray, data_side: np.ndarray, params: MethodParams) -> tuple[np.ndarray, ...]:
+    """Each good row's bar from its members' maps (M, B, S, S), the data filling the central
+    ``data_side`` (B,) map pixels: length (map px), threshold and whether it reaches the data's edge."""
+    if params.ensemble_method == "maps":
+        mean = saliency.restrict_to_data(saliency.ensemble_mean_map(torch.from_numpy(maps)).numpy(), data_side)
+        member_maps = [bars.keep_near_centre(mean, params.near_centre)]
+    else:
+        member_maps = [bars.keep_near_centre(saliency.restrict_to_data(m, data_side), params.near_centre)
+                       for m in maps]
+    per_model = [bars.measure_bars(m, **bars.readout_keywords(params)) for m in member_maps]
+    at_edge = np.any([_reaches_edge(m, r, data_side, params.readout) for m, r in zip(member_maps, per_model)], axis=0)
+    return (np.mean([r["length_pix"] for r in per_model], axis=0),
+            np.mean([r["threshold"] for r in per_model], axis=0), at_edge)
+
+
+def _zoom_scan(maps_from: Ensemble, framed: FramedBatch, objid, image, params: MethodParams, pixel_scale_arcsec,
+               petro_r90, run: MethodParams) -> tuple[FramedBatch, np.ndarray, np.ndarray]:
+    """The bar measured at ``params.zoom_steps`` zooms of the framing from 1 to ``zoom_max`` (the
+    field beyond the cutout mirrored) and combined (``bars.combine_zoom_lengths``).
+
+    Returns the rows of ``framed`` as the zoom that weighs most saw them, its maps, and the
+    combined lengths (n,) in cutout pixels (NaN where no zoom measured a bar)."""
+    n = len(objid)
+    skip = ["; ".join(r) if r else None for r in framed.reasons]  # rows refused stay refused
+    zooms = np.linspace(1.0, params.zoom_max, params.zoom_steps)
+    length_pix, length_frame = np.full((len(zooms), n), np.nan), np.full((len(zooms), n), np.nan)
+    views = []
+    for k, z in enumerate(zooms):
+        fb, _ = _frame(maps_from, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip, zoom=float(z),
+                       padding="mirror")
+        maps = np.zeros((len(maps_from), 0) + tuple(fb.x.shape[-2:]), np.float32)
+        if fb.ok_rows:
+            x = fb.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
+            maps = _smoothgrad_within_memory(maps_from, x, params, run.precision, run.chunk_size,
+                                             saliency.galaxy_seeds([objid[i] for i in fb.ok_rows], params.seed))
+            length, _, _ = _measure_maps(maps, fb.data_side[fb.ok_rows], params)
+            length_pix[k, fb.ok_rows] = length * fb.map_to_original[fb.ok_rows]
+            length_frame[k, fb.ok_rows] = length / fb.input_size
+        views.append((fb, {row: j for j, row in enumerate(fb.ok_rows)}, maps))
+    combined, best = bars.combine_zoom_lengths(length_pix, length_frame, target=params.zoom_target,
+                                               width=params.zoom_width)
+    xs, shown, crop_px = [], [], framed.crop_px.copy()
+    for i in framed.ok_rows:  # a row framed at zoom 1 is shown at its best zoom, else at zoom 1
+        k = best[i] if best[i] >= 0 and i in views[best[i]][1] else 0
+        fb, pos, maps = views[k]
+        xs.append(fb.x[pos[i]])
+        shown.append(maps[:, pos[i]])
+        crop_px[i] = fb.crop_px[i]
+    x = torch.stack(xs) if xs else framed.x
+    maps = np.stack(shown, axis=1) if shown else views[0][2]
+    return replace(framed, x=x, crop_px=crop_px), maps, combined
 
 
 def _smoothgrad_within_memory(maps_from: Ensemble, x: torch.Tensor, params: MethodParams, precision: str,
@@ -297,23 +357,16 @@ def measure_and_convert(
     threshold = np.full(n, np.nan)
     at_edge = np.zeros(n, bool)
     if ok_rows:
-        side = inferred.data_side[ok_rows]
-        if params.ensemble_method == "maps":
-            member_maps = [bars.keep_near_centre(ensemble_mean_maps(inferred), params.near_centre)]
-        else:
-            member_maps = [bars.keep_near_centre(saliency.restrict_to_data(m, side), params.near_centre)
-                           for m in inferred.maps]
-        per_model = [bars.measure_bars(m, **bars.readout_keywords(params)) for m in member_maps]
-        length_map[ok_rows] = np.mean([r["length_pix"] for r in per_model], axis=0)
-        threshold[ok_rows] = np.mean([r["threshold"] for r in per_model], axis=0)
-        at_edge[ok_rows] = np.any([_reaches_edge(m, r, side, params.readout)
-                                   for m, r in zip(member_maps, per_model)], axis=0)
-        for i in ok_rows:
-            if not np.isfinite(length_map[i]):
-                reasons[i].append("saliency map flat: no bar length")
-                flags[i] |= C.FLAG["saliency_flat"]
+        length_map[ok_rows], threshold[ok_rows], at_edge[ok_rows] = _measure_maps(
+            inferred.maps, inferred.data_side[ok_rows], params)
+    # a zoom scan's length combines several framings; the map shown is its best zoom's
+    raw = length_map * inferred.map_to_original if inferred.zoom_length_pix is None else inferred.zoom_length_pix
+    length_pix = raw * params.length_scale
+    for i in ok_rows:
+        if not np.isfinite(length_pix[i]):
+            reasons[i].append("saliency map flat: no bar length")
+            flags[i] |= C.FLAG["saliency_flat"]
 
-    length_pix = length_map * inferred.map_to_original * params.length_scale
     given_scale, given_petro = _float_array(pixel_scale_arcsec, n), _float_array(petro_r90, n)
     scale = units.pixel_scale(given_scale, given_petro)
     z = _float_array(redshift, n)

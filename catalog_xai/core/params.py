@@ -45,6 +45,8 @@ SYMMETRIES = ("none", "dihedral")
 #: (``bars.measure_bar_profile``: the outermost points of a strip along the map's central
 #: elongation at or above a fraction of its peak).
 READOUTS = ("algorithm1", "axis_profile")
+#: Largest zoom of the framing a bar is measured at: beyond it the galaxy fills a few map pixels.
+MAX_ZOOM = 4.0
 #: Class-activation maps beside SmoothGrad (core.cam), written with the saved maps.
 CAMS = ("none", "hirescam", "gradcam")
 
@@ -98,6 +100,13 @@ class MethodParams:
     profile_symmetric: bool = _opt(False, "axis_profile: read the bar as point-symmetric: each profile sample is "
                                           "the smaller of it and its mirror through the centre, so an arm, ring "
                                           "piece or neighbour on one side only does not lengthen the bar")
+    zoom_steps: int = _opt(1, "measure the bar at this many zooms of the framing, evenly from 1 to --zoom-max, and "
+                              "combine them (bars.combine_zoom_lengths): a bar the framing shows larger than the "
+                              "models learnt is also seen smaller, the missing field mirrored. 1: the framing alone")
+    zoom_max: float = _opt(2.0, "the largest zoom of the scan (2: the frame twice as wide, the galaxy half as large)")
+    zoom_target: float = _opt(0.36, "zoom scan: the bar length, as a fraction of the frame's side, at which a "
+                                    "zoom's length weighs most")
+    zoom_width: float = _opt(0.35, "zoom scan: the width in natural log of each zoom's weight round --zoom-target")
     isophote: bool = _opt(False, "also measure the classical isophote bar length (photutils ellipse fits; "
                                  "about 1 s of CPU per galaxy)")
     length_scale: float = _opt(1.0, "calibration factor on every bar length (1 = raw SmoothGrad lengths; "
@@ -129,6 +138,14 @@ class MethodParams:
             problems.append(f"near_centre must be in [0, 1], a fraction of the map's side (got {self.near_centre})")
         if not 0 < self.profile_fraction <= 1:
             problems.append(f"profile_fraction must be in (0, 1] (got {self.profile_fraction})")
+        if not 1 <= self.zoom_steps <= 16:
+            problems.append(f"zoom_steps must be in [1, 16] (got {self.zoom_steps})")
+        if not 1 <= self.zoom_max <= MAX_ZOOM:
+            problems.append(f"zoom_max must be in [1, {MAX_ZOOM:g}] (got {self.zoom_max})")
+        if not 0 < self.zoom_target <= 1:
+            problems.append(f"zoom_target must be in (0, 1] of the frame's side (got {self.zoom_target})")
+        if not 0 < self.zoom_width <= 10:
+            problems.append(f"zoom_width must be in (0, 10] (got {self.zoom_width})")
         if not 0 <= self.profile_width <= 64:
             problems.append(f"profile_width must be in [0, 64] map pixels (got {self.profile_width})")
         if not 0 < self.length_scale < 100:

@@ -144,23 +144,42 @@ def framing_crop(rgb: np.ndarray, crop_fraction: float, framing: str, r90_pix: f
     return crop
 
 
-def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_px: int | None = None) -> torch.Tensor:
+#: How a frame larger than the cutout is filled: "sky", the border's median (a flat sky); "mirror",
+#: the cutout reflected at its edges, so that a galaxy that overfills it continues into the
+#: padding instead of ending in a step the models read as structure (docs/bar-lab-notebook.md,
+#: round O: shown smaller, generated frame-filling bars read 0.83 with "sky", 0.90 with "mirror",
+#: 0.90 with the true field).  The saliency outside the cutout is never measured.
+PADDINGS = ("sky", "mirror")
+
+
+def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_px: int | None = None,
+                padding: str = "sky") -> torch.Tensor:
     """(S, S, 3) uint8 -> (3, input_size, input_size) float32 in [0, 1].
 
     Takes the central ``crop_fraction`` of the cutout (or a central square of ``crop_px``
-    pixels, padded with the sky level where it exceeds the cutout) and resamples it with an
+    pixels, filled by ``padding`` where it exceeds the cutout) and resamples it with an
     anti-aliased bilinear filter (area-preserving for downsampling).
+
+    Raises
+    ------
+    ValueError
+        If ``padding`` is not one of ``PADDINGS``.
     """
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     size = rgb.shape[0]
     crop = crop_pixels(size, crop_fraction) if crop_px is None else int(crop_px)
-    if crop > size:  # pad with the sky level (border median) so the galaxy keeps its scale in the frame
+    if crop > size:  # pad so that the galaxy keeps its scale in the frame
         pad = (crop - size + 1) // 2
-        border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
-        sky = np.median(border, axis=0).astype(rgb.dtype)
-        padded = np.empty((size + 2 * pad, size + 2 * pad, 3), rgb.dtype)
-        padded[:] = sky
-        padded[pad : pad + size, pad : pad + size] = rgb
-        rgb, size = padded, padded.shape[0]
+        if padding == "mirror":
+            rgb = np.pad(rgb, ((pad, pad), (pad, pad), (0, 0)), mode="symmetric")
+        else:
+            border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+            padded = np.empty((size + 2 * pad, size + 2 * pad, 3), rgb.dtype)
+            padded[:] = np.median(border, axis=0).astype(rgb.dtype)
+            padded[pad : pad + size, pad : pad + size] = rgb
+            rgb = padded
+        size = rgb.shape[0]
     off = (size - crop) // 2
     x = torch.from_numpy(np.ascontiguousarray(rgb[off : off + crop, off : off + crop])).permute(2, 0, 1)
     x = x.float().div_(255.0)
@@ -171,8 +190,9 @@ def frame_image(rgb: np.ndarray, *, input_size: int, crop_fraction: float, crop_
 
 
 def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, framing: str = "native",
-                 r90_pix: float = float("nan")) -> tuple[torch.Tensor, int]:
-    """Frame a decoded cutout for a model (see FRAMINGS).
+                 r90_pix: float = float("nan"), zoom: float = 1.0, padding: str = "sky") -> tuple[torch.Tensor, int]:
+    """Frame a decoded cutout for a model (see FRAMINGS), the framing's side times ``zoom``
+    (> 1 shows the galaxy smaller), filled by ``padding`` beyond the cutout (see PADDINGS).
 
     Returns the (3, input_size, input_size) tensor and the side of the crop in original
     pixels, which converts map pixels back to the cutout's pixels.
@@ -180,12 +200,16 @@ def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, fram
     Raises
     ------
     ValueError
-        If ``framing`` is not one of ``FRAMINGS``.
+        If ``framing`` is not one of ``FRAMINGS`` or ``padding`` not one of ``PADDINGS``.
     ImageError
         When the galaxy cannot be framed (see ``framing_crop``).
     """
-    crop = framing_crop(rgb, crop_fraction, framing, r90_pix)
-    return frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop), crop
+    crop = max(1, int(round(framing_crop(rgb, crop_fraction, framing, r90_pix) * zoom)))
+    if crop > MAX_FRAME_PER_CUTOUT * rgb.shape[0]:
+        raise ImageError(f"a frame of {crop} px (zoom {zoom:g}) around a {rgb.shape[0]}-px cutout is more than "
+                         f"{MAX_FRAME_PER_CUTOUT}x its side: cannot frame the galaxy")
+    x = frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop, padding=padding)
+    return x, crop
 
 
 class FramingWarning(UserWarning):
@@ -235,7 +259,7 @@ class FramedBatch:
 
 def frame_batch(images: Sequence[bytes | None], *, input_size: int, crop_fraction: float, framing: str,
                 r90_pix: Sequence[float] | np.ndarray | None = None,
-                skip: Sequence[str | None] | None = None) -> FramedBatch:
+                skip: Sequence[str | None] | None = None, zoom: float = 1.0, padding: str = "sky") -> FramedBatch:
     """Decode and frame a batch of encoded cutouts for a model: the one loop inference, training,
     tuning and evaluation share.
 
@@ -246,6 +270,7 @@ def frame_batch(images: Sequence[bytes | None], *, input_size: int, crop_fractio
     framing : one of ``FRAMINGS`` (see ``resolve_framing`` for choosing it).
     r90_pix : per row, petroR90_r in this image's pixels (for "petrosian"; NaN where unknown).
     skip : per row, a reason not to process it (e.g. a missing objid), or None.
+    zoom, padding : see ``frame_galaxy``.
 
     Returns
     -------
@@ -263,7 +288,7 @@ def frame_batch(images: Sequence[bytes | None], *, input_size: int, crop_fractio
             rgb = decode_image(data)
             r90 = float("nan") if r90_pix is None else float(r90_pix[i])
             x, crop = frame_galaxy(rgb, input_size=input_size, crop_fraction=crop_fraction, framing=framing,
-                                   r90_pix=r90)
+                                   r90_pix=r90, zoom=zoom, padding=padding)
         except ImageError as err:
             reasons[i].append(str(err))
             continue
