@@ -394,8 +394,8 @@ def combine_zoom_lengths(length_pix: np.ndarray, length_frame: np.ndarray, *, ta
 
     ``length_pix`` (K, B): each zoom's length in the cutout's pixels; ``length_frame`` (K, B): the
     same as a fraction of that zoom's frame side.  Returns the weighted geometric mean of the
-    lengths (``zoom_weights``, 1 for each galaxy's best zoom; NaN where no zoom measured one) and the index of the zoom that
-    weighs most (-1 where none), whose map is the one to show.
+    lengths (``zoom_weights``, 1 for each galaxy's best zoom; NaN where no zoom measured one) and
+    the index of the zoom that weighs most (-1 where none), whose map is the one to show.
     """
     w = zoom_weights(length_frame, target=target, width=width)
     total = w.sum(axis=0)
