@@ -125,6 +125,9 @@ def main(argv=None) -> int:
     archs = [m.spec.architecture for m in ens.models]  # members of one architecture get their index
     names = [a if archs.count(a) == 1 else f"{a}-{k}" for k, a in enumerate(archs)]
     print(f"{len(t)} galaxies ({framing} framing): {tune.sum()} to tune, {(~tune).sum()} to test; N={base.n_samples}")
+    if base.zoom_steps > 1:  # the grid reads one framing's maps; the job it writes keeps the zoom scan
+        print(f"note: the read-out is searched on the framing alone (zoom 1); the tuned job keeps the zoom scan "
+              f"({base.zoom_steps} zooms to {base.zoom_max:g}x), which applies it at every zoom")
 
     maps_cache = {}
     for s in args.grid_s_noise:
