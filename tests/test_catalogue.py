@@ -256,3 +256,29 @@ def test_zoom_scan_combines_the_zooms_it_measured(tiny_ensemble, synthetic_table
     cols = measure_and_convert(out, redshift=[0.05] * 3, params=scan, **kw)
     np.testing.assert_allclose(cols[C.BAR_LENGTH_PIX][[0, 2]], want, rtol=1e-4)
     assert cols[C.STATUS][0] == "ok" and cols[C.STATUS][1] == "image could not be decoded"
+
+
+def test_zoom_scan_keeps_a_row_that_only_its_wider_zooms_cannot_frame(tiny_ensemble, synthetic_table):
+    """A galaxy whose framing is already 6x its cutout cannot be zoomed out 2x (the frame would
+    exceed 8x): its wider zooms are skipped, and the row keeps its zoom-1 length (mirrored field)."""
+    from dataclasses import replace
+
+    from catalog_xai.core.catalogue import _frame, _measure_maps, _smoothgrad_within_memory, run_ensemble
+    from catalog_xai.core.preprocess import decode_image
+
+    images = synthetic_table.column(C.IMAGE).to_pylist()[:2]
+    size = decode_image(images[0]).shape[0]
+    r90_pix = 6 * size / (tiny_ensemble.spec.crop_fraction * 8.48)
+    kw = dict(objid=[1, 2], image=images, pixel_scale_arcsec=[0.2, 0.2], petro_r90=[r90_pix * 0.2, None])
+    scan = replace(FAST, readout="axis_profile", framing="petrosian", zoom_steps=3, zoom_max=2.0,
+                   precision="fp32", chunk_size=64)
+    with pytest.warns(UserWarning):  # the tiny ensemble was trained natively framed
+        out = run_ensemble(tiny_ensemble, params=scan, **kw)
+        wide, _ = _frame(tiny_ensemble, [1, 2], images, scan, kw["pixel_scale_arcsec"], kw["petro_r90"], zoom=2.0)
+        fb, _ = _frame(tiny_ensemble, [1, 2], images, scan, kw["pixel_scale_arcsec"], kw["petro_r90"],
+                       padding="mirror")
+    assert wide.ok_rows == [1] and "8x" in wide.reasons[0][0]  # zoom 2 cannot frame row 0 ...
+    assert out.ok_rows == [0, 1] and out.framed.crop_px[0] == round(6 * size)  # ... which is kept, at zoom 1
+    maps = _smoothgrad_within_memory(tiny_ensemble, fb.x, scan, "fp32", 64, saliency.galaxy_seeds([1, 2], scan.seed))
+    zoom1 = _measure_maps(maps, fb.data_side, scan)[0][0] * fb.map_to_original[0]
+    assert np.isfinite(zoom1) and out.zoom_length_pix[0] == pytest.approx(zoom1, rel=1e-5)
