@@ -96,7 +96,7 @@ def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
     storage.save_ensemble(tiny_ensemble.models, str(tmp_path / "ckpt"), name="tiny", training_data="none")
     rc = tune_bars.main(["--survey", str(tmp_path / "s"), "--output", str(tmp_path / "out"), "--checkpoint",
                          str(tmp_path / "ckpt"), "--n-samples", "2", "--grid-s-noise", "0.1", "0.2", "--grid-tc", "0.8",
-                         "0.9", "--grid-tl", "2", "5", "--control", "--control-epochs", "1"])
+                         "0.9", "--grid-tl", "2", "5", "--control", "--control-epochs", "1", "--zoom-steps", "2"])
     assert rc == 0
     res = json.loads((tmp_path / "out" / "results.json").read_text())
     methods = {r["method"] for r in res["grid"]}
@@ -116,3 +116,6 @@ def test_tune_job_end_to_end(tmp_path, tiny_ensemble):
         assert (tmp_path / "out" / f).stat().st_size > 1000
     assert "fig_error_vs_angle.png" in res["figures"]
     assert "Control CNN" in (tmp_path / "out" / "report.md").read_text()
+    # the grid reads zoom 1; the job keeps the zoom scan, and its own lengths on the test set are reported
+    assert params.zoom_steps == 2 and res["job_test"]["n"] + res["job_test"]["n_skipped"] == res["test"]
+    assert "zooms of its framing" in (tmp_path / "out" / "report.md").read_text()
