@@ -181,16 +181,15 @@ def main(argv=None) -> int:
 def job_on_test(ens, rows, params: MethodParams, ref: np.ndarray, batch: int = 32) -> dict:
     """The tuned job's own bar lengths on the test galaxies, through the catalogue's path (the zoom
     scan included), against the reference lengths (original pixels)."""
-    from catalog_xai.core.catalogue import measure_and_convert, run_ensemble
+    from catalog_xai.core.catalogue import classify_batch
 
     lengths = []
     for i in range(0, len(rows), batch):
         part = rows.iloc[i : i + batch]
-        kw = dict(objid=part[C.OBJID].tolist(),
-                  pixel_scale_arcsec=part[C.PIXEL_SCALE].tolist() if C.PIXEL_SCALE in part else None,
-                  petro_r90=part[C.PETRO_R90].tolist() if C.PETRO_R90 in part else None)
-        inferred = run_ensemble(ens, image=part[C.IMAGE].tolist(), params=params, **kw)
-        lengths.append(measure_and_convert(inferred, redshift=None, params=params, **kw)[C.BAR_LENGTH_PIX])
+        lengths.append(classify_batch(
+            ens, objid=part[C.OBJID].tolist(), image=part[C.IMAGE].tolist(), redshift=None, params=params,
+            pixel_scale_arcsec=part[C.PIXEL_SCALE].tolist() if C.PIXEL_SCALE in part else None,
+            petro_r90=part[C.PETRO_R90].tolist() if C.PETRO_R90 in part else None)[C.BAR_LENGTH_PIX])
     return compare_lengths(np.concatenate(lengths), ref)
 
 

@@ -19,7 +19,7 @@ from .. import columns as C
 from . import bars, hardware, labels, saliency, units
 from .ensemble import Ensemble
 from .params import MethodParams
-from .preprocess import FramedBatch, frame_batch, resolve_framing
+from .preprocess import FramedBatch, frame_batch_zooms, resolve_framing
 
 if TYPE_CHECKING:
     from astropy.cosmology import Cosmology
@@ -125,6 +125,15 @@ def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | Non
            pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None = None, zoom: float = 1.0,
            padding: str = "sky") -> tuple[FramedBatch, str]:
     """The cutouts decoded and framed as ``ensemble`` was trained (times ``zoom``), and the framing used."""
+    batches, framing = _frame_zooms(ensemble, objid, image, params, pixel_scale_arcsec, petro_r90, skip, (zoom,),
+                                    padding)
+    return batches[0], framing
+
+
+def _frame_zooms(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | None], params: MethodParams,
+                 pixel_scale_arcsec, petro_r90, skip: Sequence[str | None] | None, zooms: Sequence[float],
+                 padding: str) -> tuple[list[FramedBatch], str]:
+    """``_frame`` at each of ``zooms`` (``preprocess.frame_batch_zooms``: each cutout decoded once)."""
     n = len(objid)
     spec = ensemble.spec
     framing = resolve_framing(ensemble.framing, params.framing)
@@ -132,8 +141,8 @@ def _frame(ensemble: Ensemble, objid: Sequence[int], image: Sequence[bytes | Non
     if framing == "petrosian":
         r90_pix = units.r90_pixels(_float_array(petro_r90, n), _float_array(pixel_scale_arcsec, n))
     skip = skip or ["objid missing: row not processed" if o is None else None for o in objid]
-    return frame_batch(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
-                       r90_pix=r90_pix, skip=skip, zoom=zoom, padding=padding), framing
+    return frame_batch_zooms(image, input_size=spec.input_size, crop_fraction=spec.crop_fraction, framing=framing,
+                             r90_pix=r90_pix, skip=skip, zooms=zooms, padding=padding), framing
 
 
 def run_ensemble(ensemble: Ensemble, *, objid: Sequence[int], image: Sequence[bytes | None],
@@ -240,9 +249,9 @@ def _zoom_scan(maps_from: Ensemble, framed: FramedBatch, objid, image, params: M
     zooms = np.linspace(1.0, params.zoom_max, params.zoom_steps)
     length_pix, length_frame = np.full((len(zooms), n), np.nan), np.full((len(zooms), n), np.nan)
     views = []
-    for k, z in enumerate(zooms):
-        fb, _ = _frame(maps_from, objid, image, params, pixel_scale_arcsec, petro_r90, skip=skip, zoom=float(z),
-                       padding="mirror")
+    batches, _ = _frame_zooms(maps_from, objid, image, params, pixel_scale_arcsec, petro_r90, skip,
+                              [float(z) for z in zooms], "mirror")
+    for k, fb in enumerate(batches):
         maps = np.zeros((len(maps_from), 0) + tuple(fb.x.shape[-2:]), np.float32)
         if fb.ok_rows:
             x = fb.x.to(maps_from.device).contiguous(memory_format=torch.channels_last)
@@ -255,9 +264,8 @@ def _zoom_scan(maps_from: Ensemble, framed: FramedBatch, objid, image, params: M
     combined, best = bars.combine_zoom_lengths(length_pix, length_frame, target=params.zoom_target,
                                                width=params.zoom_width)
     xs, shown, crop_px = [], [], framed.crop_px.copy()
-    for i in framed.ok_rows:  # a row framed at zoom 1 is shown at its best zoom, else at zoom 1
-        k = best[i] if best[i] >= 0 and i in views[best[i]][1] else 0
-        fb, pos, maps = views[k]
+    for i in framed.ok_rows:  # shown at its best zoom, or at zoom 1 (which frames every row) if none measured
+        fb, pos, maps = views[max(best[i], 0)]
         xs.append(fb.x[pos[i]])
         shown.append(maps[:, pos[i]])
         crop_px[i] = fb.crop_px[i]

@@ -204,12 +204,24 @@ def frame_galaxy(rgb: np.ndarray, *, input_size: int, crop_fraction: float, fram
     ImageError
         When the galaxy cannot be framed (see ``framing_crop``).
     """
-    crop = max(1, int(round(framing_crop(rgb, crop_fraction, framing, r90_pix) * zoom)))
-    if crop > MAX_FRAME_PER_CUTOUT * rgb.shape[0]:
-        raise ImageError(f"a frame of {crop} px (zoom {zoom:g}) around a {rgb.shape[0]}-px cutout is more than "
-                         f"{MAX_FRAME_PER_CUTOUT}x its side: cannot frame the galaxy")
+    crop = zoomed_crop(framing_crop(rgb, crop_fraction, framing, r90_pix), zoom, rgb.shape[0])
     x = frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop, padding=padding)
     return x, crop
+
+
+def zoomed_crop(crop: int, zoom: float, cutout_side: int) -> int:
+    """The side of a framing's crop times ``zoom``.
+
+    Raises
+    ------
+    ImageError
+        When that frame would be more than ``MAX_FRAME_PER_CUTOUT`` times the cutout's side.
+    """
+    zoomed = max(1, int(round(crop * zoom)))
+    if zoomed > MAX_FRAME_PER_CUTOUT * cutout_side:
+        raise ImageError(f"a frame of {zoomed} px (zoom {zoom:g}) around a {cutout_side}-px cutout is more than "
+                         f"{MAX_FRAME_PER_CUTOUT}x its side: cannot frame the galaxy")
+    return zoomed
 
 
 class FramingWarning(UserWarning):
@@ -276,27 +288,44 @@ def frame_batch(images: Sequence[bytes | None], *, input_size: int, crop_fractio
     -------
     FramedBatch; a row that cannot be used gets its reason, never an exception.
     """
-    n = len(images)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    crop_px, cutout_px = np.full(n, np.nan), np.full(n, np.nan)
-    tensors, ok_rows = [], []
+    return frame_batch_zooms(images, input_size=input_size, crop_fraction=crop_fraction, framing=framing,
+                             r90_pix=r90_pix, skip=skip, zooms=(zoom,), padding=padding)[0]
+
+
+def frame_batch_zooms(images: Sequence[bytes | None], *, input_size: int, crop_fraction: float, framing: str,
+                      zooms: Sequence[float], r90_pix: Sequence[float] | np.ndarray | None = None,
+                      skip: Sequence[str | None] | None = None, padding: str = "sky") -> list[FramedBatch]:
+    """``frame_batch`` at each of ``zooms``: each cutout is decoded and sized once, then framed at
+    every zoom.  A row a zoom cannot frame (``zoomed_crop``) gets its reason in that zoom's batch only."""
+    n, k_zooms = len(images), len(zooms)
+    reasons: list[list[list[str]]] = [[[] for _ in range(n)] for _ in zooms]
+    crop_px, cutout_px = np.full((k_zooms, n), np.nan), np.full((k_zooms, n), np.nan)
+    tensors: list[list[torch.Tensor]] = [[] for _ in zooms]
+    ok_rows: list[list[int]] = [[] for _ in zooms]
     for i, data in enumerate(images):
         if skip is not None and skip[i]:
-            reasons[i].append(skip[i])
+            for r in reasons:
+                r[i].append(skip[i])
             continue
         try:
             rgb = decode_image(data)
-            r90 = float("nan") if r90_pix is None else float(r90_pix[i])
-            x, crop = frame_galaxy(rgb, input_size=input_size, crop_fraction=crop_fraction, framing=framing,
-                                   r90_pix=r90, zoom=zoom, padding=padding)
+            base = framing_crop(rgb, crop_fraction, framing, float("nan") if r90_pix is None else float(r90_pix[i]))
         except ImageError as err:
-            reasons[i].append(str(err))
+            for r in reasons:
+                r[i].append(str(err))
             continue
-        tensors.append(x)
-        ok_rows.append(i)
-        crop_px[i], cutout_px[i] = crop, rgb.shape[0]
-    x = torch.stack(tensors) if tensors else torch.zeros(0, 3, input_size, input_size)
-    return FramedBatch(x, ok_rows, reasons, crop_px, cutout_px, input_size)
+        for k, zoom in enumerate(zooms):
+            try:
+                crop = zoomed_crop(base, zoom, rgb.shape[0])
+            except ImageError as err:
+                reasons[k][i].append(str(err))
+                continue
+            tensors[k].append(frame_image(rgb, input_size=input_size, crop_fraction=crop_fraction, crop_px=crop,
+                                          padding=padding))
+            ok_rows[k].append(i)
+            crop_px[k, i], cutout_px[k, i] = crop, rgb.shape[0]
+    return [FramedBatch(torch.stack(t) if t else torch.zeros(0, 3, input_size, input_size), ok_rows[k], reasons[k],
+                        crop_px[k], cutout_px[k], input_size) for k, t in enumerate(tensors)]
 
 
 def greyscale(x: torch.Tensor) -> torch.Tensor:
